@@ -1,0 +1,50 @@
+# The two commands: `make run` serves the product, `make test` runs every check. Both build the
+# virtual environment first when it is missing or older than pyproject.toml.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export MNIST_DATA_DIR ?= $(abspath ../shared/data/mnist)
+API_PORT ?= 8000
+UI_PORT ?= 8501
+
+.PHONY: run api ui test lint format train evaluate bench clean
+
+$(BIN)/activate: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(BIN)/activate
+
+run: $(BIN)/activate  ## the API on :8000 and the UI on :8501, with the committed model
+	@echo "API: http://localhost:$(API_PORT)/docs   UI: http://localhost:$(UI_PORT)   (Ctrl-C stops both)"
+	@trap 'kill 0' INT TERM EXIT; \
+	PORT=$(API_PORT) $(BIN)/python -m service & \
+	API_URL=$${API_URL:-http://localhost:$(API_PORT)} $(BIN)/streamlit run frontend/app.py \
+		--server.port $(UI_PORT) --server.headless true --browser.gatherUsageStats false & \
+	wait
+
+api: $(BIN)/activate
+	PORT=$(API_PORT) $(BIN)/python -m service
+
+test: $(BIN)/activate lint  ## lint, then the whole suite (unit, API, browser, soak)
+	$(BIN)/python -m pytest
+
+lint: $(BIN)/activate
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(BIN)/activate
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+train: $(BIN)/activate  ## retrain the committed model (about 4 minutes on 2 CPU cores)
+	$(BIN)/python -m training --recipe augmented --output models/mnist_cnn_model.pth
+
+evaluate: $(BIN)/activate
+	$(BIN)/python -m training.evaluate models/mnist_cnn_model.pth
+
+bench: $(BIN)/activate  ## throughput against baselines, in one run
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis test-artifacts
