@@ -1,0 +1,36 @@
+"""`python -m service [--host H] [--port P] [--workers N]`: run the API under uvicorn.
+
+Flags override the HOST, PORT and WORKERS environment variables (see service/settings.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import uvicorn
+
+from service.settings import get_settings
+
+
+def main() -> None:
+    settings = get_settings()
+    parser = argparse.ArgumentParser(prog="python -m service", description=__doc__)
+    parser.add_argument("--host", default=settings.host)
+    parser.add_argument("--port", type=int, default=settings.port)
+    parser.add_argument("--workers", type=int, default=settings.workers)
+    args = parser.parse_args()
+    uvicorn.run(
+        "service.app:app",
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=settings.log_level,
+        access_log=False,  # the app logs one JSON line per request itself
+        loop="uvloop",
+        http="httptools",
+        timeout_graceful_shutdown=30,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""Read the image(s) out of a request, whichever of the accepted forms the client used.
+
+A request body becomes raw image bytes or a pixel grid; decoding and normalising them is the
+preprocessing's job. Nothing here touches the model.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+import orjson
+from fastapi import Request
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException
+
+from service.errors import ApiError
+
+# What a single image may be before preprocessing: an encoded file, or a grid of pixel values.
+RawImage = bytes | list[Any]
+
+IMAGE_TYPES = frozenset({
+    "image/png", "image/jpeg", "image/jpg", "image/bmp", "image/x-ms-bmp", "image/gif",
+    "image/webp", "image/tiff", "application/octet-stream",
+})
+ACCEPTED = (
+    "send one of: multipart/form-data with the image in field '{field}'; the image file itself as the "
+    "body with Content-Type image/png (or image/jpeg, image/bmp, image/gif, image/webp, image/tiff); "
+    "or JSON {json}"
+)
+SINGLE_JSON = '{"image": "<base64>"} or {"pixels": [[28 rows of 28 numbers 0-255]]}'
+BATCH_JSON = '{"images": ["<base64>", {"pixels": [[...]]}, ...]}'
+
+
+def media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def _unsupported(request: Request, field: str, json_shape: str) -> ApiError:
+    given = media_type(request) or "no Content-Type"
+    return ApiError(415, f"unsupported content type {given!r}; "
+                         + ACCEPTED.format(field=field, json=json_shape))
+
+
+def decode_base64(text: str) -> bytes:
+    if text.startswith("data:"):
+        _, _, text = text.partition(",")
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise ApiError(422, f"'image' is not valid base64 ({error}); send the image file's "
+                            "bytes base64-encoded, optionally with a data:image/png;base64, prefix")
+    if not data:
+        raise ApiError(422, "'image' is empty; send a base64-encoded image file")
+    return data
+
+
+def _from_json_item(item: Any, where: str) -> RawImage:
+    if isinstance(item, str):
+        return decode_base64(item)
+    if isinstance(item, dict):
+        if isinstance(item.get("image"), str):
+            return decode_base64(item["image"])
+        if isinstance(item.get("pixels"), list):
+            return item["pixels"]
+    raise ApiError(422, f"{where} holds no image; use {SINGLE_JSON}")
+
+
+async def _json_body(request: Request) -> Any:
+    body = await request.body()
+    if not body:
+        raise ApiError(422, f"the JSON body is empty; send {SINGLE_JSON}")
+    try:
+        # orjson refuses nesting deeper than 1024 levels, so a deeply nested body is a 422, not a crash.
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise ApiError(422, f"the body is not valid JSON ({error})")
+
+
+async def _form_files(request: Request, field: str, max_files: int, max_bytes: int) -> list[bytes]:
+    try:
+        form = await request.form(max_files=max_files, max_fields=max_files,
+                                  max_part_size=max_bytes)
+    except MultiPartException as error:
+        raise ApiError(413 if "Too many" in str(error) or "exceeded" in str(error) else 422,
+                       f"could not read the multipart form: {error}")
+    uploads = [value for value in form.getlist(field) if isinstance(value, UploadFile)]
+    if not uploads:
+        raise ApiError(422, f"the form has no file in field '{field}'; "
+                            f"e.g. curl -F {field}=@digit.png ...")
+    files = [await upload.read() for upload in uploads]
+    await form.close()
+    if not all(files):
+        raise ApiError(422, f"an uploaded file in field '{field}' is empty (0 bytes)")
+    return files
+
+
+async def read_image(request: Request, max_bytes: int) -> RawImage:
+    """The one image of a /predict request."""
+    kind = media_type(request)
+    if kind in IMAGE_TYPES:
+        body = await request.body()
+        if not body:
+            raise ApiError(422, "the request body is empty; send the image file as the body")
+        return body
+    if kind == "application/json":
+        payload = await _json_body(request)
+        if not isinstance(payload, dict):
+            raise ApiError(422, f"the JSON body must be an object: {SINGLE_JSON}")
+        return _from_json_item(payload, "the JSON body")
+    if kind == "multipart/form-data":
+        return (await _form_files(request, "file", max_files=1, max_bytes=max_bytes))[0]
+    raise _unsupported(request, "file", SINGLE_JSON)
+
+
+async def read_images(request: Request, max_images: int, max_bytes: int) -> list[RawImage]:
+    """The images of a /predict/batch request, in order."""
+    kind = media_type(request)
+    if kind == "application/json":
+        payload = await _json_body(request)
+        items = payload.get("images") if isinstance(payload, dict) else None
+        if not isinstance(items, list) or not items:
+            raise ApiError(422, f"the JSON body must hold a non-empty 'images' list: {BATCH_JSON}")
+        images = items
+    elif kind == "multipart/form-data":
+        images = await _form_files(request, "files", max_files=max_images, max_bytes=max_bytes)
+    else:
+        raise _unsupported(request, "files", BATCH_JSON)
+    if len(images) > max_images:
+        raise ApiError(413, f"{len(images)} images in one request; send at most {max_images}")
+    if kind == "application/json":
+        return [_from_json_item(item, f"images[{i}]") for i, item in enumerate(images)]
+    return images

@@ -1,0 +1,60 @@
+"""Prometheus metrics: HTTP traffic, predictions, the model's time, batch sizes and the queue."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE  # noqa: N811
+
+if TYPE_CHECKING:
+    from service.batcher import DynamicBatcher
+
+disable_created_metrics()  # the *_created series double the output and nobody graphs them
+REGISTRY = CollectorRegistry()
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+REQUESTS = Counter("http_requests_total", "HTTP requests by route, method and status",
+                   ["route", "method", "status"], registry=REGISTRY)
+REQUEST_LATENCY = Histogram("http_request_duration_seconds", "HTTP request latency",
+                            ["route", "method", "status"], buckets=_LATENCY_BUCKETS,
+                            registry=REGISTRY)
+PREDICTIONS = Counter("predictions_total", "Predicted digits", ["digit"], registry=REGISTRY)
+INFERENCE_SECONDS = Histogram("model_inference_seconds", "Time of one batched forward pass",
+                              buckets=_LATENCY_BUCKETS, registry=REGISTRY)
+BATCH_SIZE = Histogram("batch_size", "Images per forward pass",
+                       buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256), registry=REGISTRY)
+QUEUE_WAIT = Histogram("queue_wait_seconds", "Time the oldest image of a batch waited",
+                       buckets=_LATENCY_BUCKETS, registry=REGISTRY)
+QUEUE_DEPTH = Gauge("queue_depth", "Images waiting for the model", registry=REGISTRY)
+MODEL_LOADED = Gauge("model_loaded", "1 when the model is loaded and serving", registry=REGISTRY)
+
+_DIGITS = [PREDICTIONS.labels(digit=str(d)) for d in range(10)]
+
+
+def observe_batch(images: int, inference_seconds: float, waited_seconds: float) -> None:
+    BATCH_SIZE.observe(images)
+    INFERENCE_SECONDS.observe(inference_seconds)
+    QUEUE_WAIT.observe(waited_seconds)
+
+
+def count_predictions(digits: list[int]) -> None:
+    for digit in digits:
+        _DIGITS[digit].inc()
+
+
+def bind_runtime(batcher: DynamicBatcher) -> None:
+    # Read the depth when scraped, not on every request.
+    QUEUE_DEPTH.set_function(lambda: batcher.queued_images)
+    MODEL_LOADED.set(1)
+
+
+def render() -> bytes:
+    return generate_latest(REGISTRY)

@@ -1,0 +1,28 @@
+"""The model behind a batch interface: (N, 28, 28) digits in, (N, 10) probabilities out. No HTTP here."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from training.model import IMAGE_SIZE, MNIST_MEAN, MNIST_STD, MnistCNN
+
+
+class Predictor:
+    def __init__(self, model: MnistCNN, device: torch.device) -> None:
+        self.model = model.eval()
+        self.device = device
+
+    @torch.inference_mode()
+    def predict(self, digits: np.ndarray) -> np.ndarray:
+        """Probabilities for a batch of digits with pixels 0-1, as returned by the preprocessing."""
+        if digits.ndim != 3 or digits.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
+            raise ValueError(f"expected digits of shape (N, 28, 28), got {digits.shape}")
+        batch = torch.from_numpy(np.ascontiguousarray(digits, dtype=np.float32)).to(self.device)
+        batch = (batch.unsqueeze(1) - MNIST_MEAN) / MNIST_STD
+        return torch.softmax(self.model(batch), dim=1).cpu().numpy()
+
+    def warm_up(self, max_batch_size: int) -> None:
+        """Run the batch sizes the server will see once, so the first requests pay no set-up cost."""
+        for size in sorted({1, max_batch_size}):
+            self.predict(np.zeros((size, IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32))

@@ -1,0 +1,1 @@
+"""HTTP routes: thin layers from requests to the runtime and back."""

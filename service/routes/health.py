@@ -1,0 +1,41 @@
+"""GET /health (readiness, cheap: what load balancers poll) and GET /metrics (Prometheus)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from starlette.responses import Response
+
+from service import metrics
+from service.runtime import ModelRuntime, get_runtime
+from service.schemas import FastJSONResponse, Health
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get(
+    "/health",
+    summary="Whether the service can predict",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "model missing, damaged or still loading"}},
+)
+async def health(runtime: ModelRuntime = Depends(get_runtime)) -> FastJSONResponse:
+    if not runtime.ready or runtime.info is None:
+        return FastJSONResponse({"status": "unavailable", "model_loaded": False,
+                                 "device": runtime.device_name, "model": None,
+                                 "reason": runtime.failure}, status_code=503)
+    info = runtime.info
+    return FastJSONResponse({
+        "status": "ok", "model_loaded": True, "device": runtime.device_name,
+        "model": {"name": info.name, "sha256": info.sha256, "parameters": info.parameters,
+                  "test_accuracy": info.test_accuracy},
+    })
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={200: {"content": {metrics.CONTENT_TYPE: {}}, "description": "Prometheus text"}},
+)
+async def prometheus_metrics() -> Response:
+    return Response(metrics.render(), media_type=metrics.CONTENT_TYPE)

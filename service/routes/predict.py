@@ -1,0 +1,114 @@
+"""POST /predict and /predict/batch: read the image(s), preprocess, predict as one batch, answer."""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import Any
+
+import numpy as np
+from fastapi import APIRouter, Depends, Query, Request
+
+from service import metrics
+from service.inputs import read_image, read_images
+from service.preprocessing import to_png
+from service.runtime import ModelRuntime, get_runtime
+from service.schemas import BatchJSON, BatchPrediction, ErrorDetail, FastJSONResponse, Prediction, PredictJSON
+
+router = APIRouter(tags=["predict"])
+
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+_IMAGE_BODIES = {kind: _BINARY for kind in ("image/png", "image/jpeg", "image/bmp", "image/gif",
+                                            "image/webp", "image/tiff")}
+
+
+def _request_body(field: str, json_model: type[PredictJSON] | type[BatchJSON], many: bool) -> dict:
+    file_schema: dict[str, Any] = {"type": "string", "format": "binary"}
+    if many:
+        file_schema = {"type": "array", "items": file_schema}
+    content: dict[str, Any] = {
+        "multipart/form-data": {"schema": {"type": "object", "required": [field],
+                                           "properties": {field: file_schema}}},
+        "application/json": {"schema": json_model.model_json_schema(
+            ref_template="#/components/schemas/{model}")},
+    }
+    if not many:
+        content.update(_IMAGE_BODIES)
+    return {"requestBody": {"required": True, "content": content}}
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    meaning = {
+        413: "body, image or batch over its limit",
+        415: "unsupported content type",
+        422: "not an image, no digit found, bad pixels, or a missing field",
+        503: "model not loaded, or the server is at capacity (see Retry-After)",
+    }
+    return {code: {"model": ErrorDetail, "description": meaning[code]} for code in codes}
+
+
+def _answers(
+    runtime: ModelRuntime, digits: np.ndarray, probabilities: np.ndarray, started: float,
+    include_input: bool,
+) -> list[dict[str, Any]]:
+    best = probabilities.argmax(axis=1).tolist()
+    metrics.count_predictions(best)
+    latency_ms = round((time.perf_counter() - started) * 1000, 3)
+    answers = []
+    for digit, row, image in zip(best, probabilities, digits, strict=True):
+        answer = {"digit": digit, "confidence": float(row[digit]), "probabilities": row.tolist(),
+                  "model": runtime.info.name if runtime.info else "", "device": runtime.device_name,
+                  "latency_ms": latency_ms}
+        if include_input:
+            answer["input_image"] = base64.b64encode(to_png(image)).decode()
+        answers.append(answer)
+    return answers
+
+
+IncludeInput = Query(False, description="also return the 28×28 image the model saw (base64 PNG)")
+
+
+@router.post(
+    "/predict",
+    summary="Read the digit in one image",
+    response_model=Prediction,
+    responses=_errors(413, 415, 422, 503),
+    openapi_extra=_request_body("file", PredictJSON, many=False),
+)
+async def predict(
+    request: Request,
+    include_input: bool = IncludeInput,
+    runtime: ModelRuntime = Depends(get_runtime),
+) -> FastJSONResponse:
+    """One image as a multipart upload (field `file`), as the raw body (`Content-Type: image/png`,
+    jpeg, bmp, gif, webp, tiff), or as JSON `{"image": "<base64>"}` / `{"pixels": [[...]]}`."""
+    started = time.perf_counter()
+    runtime.require_ready()
+    image = await read_image(request, runtime.settings.max_body_bytes)
+    digits = await runtime.preprocess([image])
+    probabilities = await runtime.predict(digits)
+    return FastJSONResponse(_answers(runtime, digits, probabilities, started, include_input)[0])
+
+
+@router.post(
+    "/predict/batch",
+    summary="Read the digits in several images, as one batched forward pass",
+    response_model=BatchPrediction,
+    responses=_errors(413, 415, 422, 503),
+    openapi_extra=_request_body("files", BatchJSON, many=True),
+)
+async def predict_batch(
+    request: Request,
+    include_input: bool = IncludeInput,
+    runtime: ModelRuntime = Depends(get_runtime),
+) -> FastJSONResponse:
+    """Several images as repeated multipart fields `files`, or JSON `{"images": [...]}`; the
+    predictions come back in the same order."""
+    started = time.perf_counter()
+    runtime.require_ready()
+    settings = runtime.settings
+    images = await read_images(request, settings.max_images_per_request, settings.max_body_bytes)
+    digits = await runtime.preprocess(images)
+    probabilities = await runtime.predict(digits)
+    answers = _answers(runtime, digits, probabilities, started, include_input)
+    return FastJSONResponse({"predictions": answers})

@@ -1,0 +1,60 @@
+"""Typed settings, read once from environment variables (and an optional `.env` file)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL_PATH = PROJECT_ROOT / "models" / "mnist_cnn_model.pth"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    # Where and how the model runs.
+    model_path: Path = DEFAULT_MODEL_PATH
+    device: str = Field("auto", description="auto (CUDA when present), cpu, cuda, cuda:1 ...")
+    torch_threads: int = Field(1, ge=1, description="intra-op threads for the forward pass")
+
+    # The server.
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    workers: int = Field(1, ge=1, description="uvicorn processes; each loads its own model")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_requests: bool = Field(True, description="one JSON log line per request")
+
+    # Dynamic batching.
+    max_batch_size: int = Field(64, ge=1, description="most images in one forward pass")
+    max_batch_wait_ms: float = Field(0.0, ge=0, description="wait this long to fill a batch")
+    max_queue: int = Field(512, ge=1, description="images waiting before requests get 503")
+    preprocess_threads: int = Field(2, ge=1, description="threads decoding and normalising")
+
+    # Limits on what clients send.
+    max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+    max_image_pixels: int = Field(4096 * 4096, ge=1)
+    max_images_per_request: int = Field(64, ge=1, description="images in one /predict/batch call")
+
+    # Access.
+    api_key: SecretStr | None = Field(None, description="when set, routes need X-API-Key")
+    metrics_public: bool = Field(True, description="serve /metrics without the API key")
+    rate_limit: str | None = Field(None, description="per client IP, e.g. '100/second'")
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        # CORS_ORIGINS="https://a.example,https://b.example" reads better in an env file than JSON.
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
