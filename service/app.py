@@ -15,7 +15,7 @@ from starlette.middleware.cors import CORSMiddleware
 from service.errors import install_error_handlers
 from service.logs import configure_logging
 from service.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from service.routes import health, predict
+from service.routes import health, predict, v2
 from service.runtime import ModelRuntime
 from service.schemas import FastJSONResponse
 from service.security import AccessMiddleware
@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(predict.router)
+    app.include_router(v2.router)  # the Open Inference Protocol (KServe V2) beside /predict
     return app
 
 
