@@ -1,0 +1,63 @@
+"""Shared fixtures: MNIST from ../shared, the committed model, the app in-process and a real uvicorn."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from service.app import create_app
+from service.settings import Settings
+from tests.servers import LiveServer, start_api
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL_PATH = ROOT / "models" / "mnist_cnn_model.pth"
+ARTIFACTS = ROOT / "test-artifacts"
+MNIST_DIR = Path(os.environ.get("MNIST_DATA_DIR", ROOT.parent / "shared" / "data" / "mnist"))
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    if not (MNIST_DIR / "t10k-images-idx3-ubyte.gz").is_file():
+        pytest.skip(f"MNIST gzip files absent from {MNIST_DIR} (set MNIST_DATA_DIR)")
+    return MNIST_DIR
+
+
+@pytest.fixture(scope="session")
+def mnist_test(mnist_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The 10,000 MNIST test digits (uint8, white on black) and labels, read straight from the IDX files."""
+    with gzip.open(mnist_dir / "t10k-images-idx3-ubyte.gz") as file:
+        images = np.frombuffer(file.read(), np.uint8, offset=16).reshape(-1, 28, 28)
+    with gzip.open(mnist_dir / "t10k-labels-idx1-ubyte.gz") as file:
+        labels = np.frombuffer(file.read(), np.uint8, offset=8).astype(np.int64)
+    return images, labels
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+def make_settings(**overrides: object) -> Settings:
+    return Settings(_env_file=None, model_path=MODEL_PATH, device="cpu", log_requests=False,
+                    **overrides)
+
+
+@pytest.fixture(scope="session")
+def client() -> Iterator[TestClient]:
+    """The real app with the committed model, in-process (one per test session)."""
+    with TestClient(create_app(make_settings())) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="session")
+def api_server() -> Iterator[LiveServer]:
+    """A real uvicorn process on a free loopback port, serving the committed model."""
+    with start_api() as server:
+        yield server
