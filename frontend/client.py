@@ -1,0 +1,213 @@
+"""A small typed HTTP client for the inference service: one function per endpoint, one error type.
+
+The page never talks HTTP itself; it calls `get_health` and `predict`, which return dataclasses
+or raise `ApiError` whose `message` is fit to show a person as is.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+DEFAULT_API_URL = "http://localhost:8000"
+# Connect fails fast (the service is either there or not); the read allows a cold model or a busy
+# batcher, but not so long that the page looks frozen.
+TIMEOUT = httpx.Timeout(10.0, connect=2.0)
+START_HINT = "start it with `make run` (or `python -m service`), or point API_URL at it"
+
+
+class ApiError(Exception):
+    """Any failure talking to the service, with a message written for the person using the page.
+
+    `status_code` is the HTTP status when the service answered (None when it could not be
+    reached); `detail` is the service's own `detail` text when it gave one.
+    """
+
+    def __init__(self, message: str, status_code: int | None = None, detail: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    """Where the service is and how to authenticate; read from the environment by default."""
+
+    url: str = DEFAULT_API_URL
+    api_key: str | None = None
+
+    @classmethod
+    def from_env(cls) -> ApiConfig:
+        url = os.environ.get("API_URL", "").strip() or DEFAULT_API_URL
+        return cls(url=url.rstrip("/"), api_key=os.environ.get("API_KEY") or None)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    sha256: str
+    parameters: int
+    test_accuracy: float | None
+
+
+@dataclass(frozen=True)
+class Health:
+    """GET /health: `ok` is True when the service can predict; otherwise `reason` says why not."""
+
+    ok: bool
+    device: str | None
+    model: ModelInfo | None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """POST /predict: the digit, its probability, all ten probabilities, and what the model saw."""
+
+    digit: int
+    confidence: float
+    probabilities: tuple[float, ...]
+    model: str
+    device: str
+    latency_ms: float
+    input_png: bytes | None = None
+
+    def top(self, k: int = 2) -> list[tuple[int, float]]:
+        """The k most likely digits with their probabilities, most likely first."""
+        ranked = sorted(enumerate(self.probabilities), key=lambda pair: pair[1], reverse=True)
+        return ranked[:k]
+
+
+def _headers(config: ApiConfig, content_type: str | None = None) -> dict[str, str]:
+    headers = {"X-API-Key": config.api_key} if config.api_key else {}
+    if content_type:
+        headers["Content-Type"] = content_type
+    return headers
+
+
+def _request(
+    config: ApiConfig,
+    method: str,
+    path: str,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    content_type: str | None = None,
+    **kwargs: Any,
+) -> httpx.Response:
+    """One request, with every transport failure turned into an ApiError a person can act on."""
+    try:
+        with httpx.Client(base_url=config.url, timeout=TIMEOUT, transport=transport) as client:
+            return client.request(method, path, headers=_headers(config, content_type), **kwargs)
+    except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+        raise ApiError(
+            f"cannot reach the prediction service at {config.url}; {START_HINT}."
+        ) from error
+    except httpx.TimeoutException as error:
+        raise ApiError(
+            f"the prediction service at {config.url} did not answer within "
+            f"{TIMEOUT.read:.0f} s; it may be overloaded, try again in a moment."
+        ) from error
+    except httpx.HTTPError as error:
+        # Covers bad URLs (no scheme, unknown host) and dropped connections alike.
+        raise ApiError(
+            f"cannot talk to the prediction service at {config.url} ({error}); check API_URL."
+        ) from error
+
+
+def _json(response: httpx.Response, config: ApiConfig) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise ApiError(
+            f"{config.url} answered HTTP {response.status_code} with something that is not the "
+            "prediction service's JSON; is API_URL pointing at the right server?",
+            status_code=response.status_code,
+        )
+    return body
+
+
+def _raise_for_error(response: httpx.Response, config: ApiConfig) -> None:
+    if response.is_success:
+        return
+    body = _json(response, config)
+    detail = str(body.get("detail") or f"HTTP {response.status_code}")
+    if response.status_code == 401:
+        message = f"the service refused the API key: {detail} (set API_KEY for the UI)"
+    elif response.status_code == 503:
+        message = f"the prediction service is not ready: {detail}"
+    else:
+        message = detail
+    raise ApiError(message, status_code=response.status_code, detail=detail)
+
+
+def get_health(config: ApiConfig, *, transport: httpx.BaseTransport | None = None) -> Health:
+    """GET /health. A 503 is an answer (the service is up but cannot predict), not an error."""
+    response = _request(config, "GET", "/health", transport=transport)
+    if response.status_code != 503:
+        _raise_for_error(response, config)
+    body = _json(response, config)
+    model = body.get("model")
+    try:
+        info = (
+            ModelInfo(
+                name=str(model["name"]),
+                sha256=str(model["sha256"]),
+                parameters=int(model["parameters"]),
+                test_accuracy=model.get("test_accuracy"),
+            )
+            if model
+            else None
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise ApiError(f"{config.url}/health answered in an unexpected shape ({error}).") from error
+    return Health(
+        ok=body.get("status") == "ok",
+        device=body.get("device"),
+        model=info,
+        reason=body.get("reason"),
+    )
+
+
+def predict(
+    config: ApiConfig,
+    image: bytes,
+    content_type: str = "image/png",
+    *,
+    transport: httpx.BaseTransport | None = None,
+) -> Prediction:
+    """POST /predict?include_input=true with the image file as the raw body."""
+    response = _request(
+        config,
+        "POST",
+        "/predict",
+        params={"include_input": "true"},
+        content=image,
+        content_type=content_type,
+        transport=transport,
+    )
+    _raise_for_error(response, config)
+    body = _json(response, config)
+    try:
+        probabilities = tuple(float(p) for p in body["probabilities"])
+        encoded = body.get("input_image")
+        return Prediction(
+            digit=int(body["digit"]),
+            confidence=float(body["confidence"]),
+            probabilities=probabilities,
+            model=str(body.get("model", "")),
+            device=str(body.get("device", "")),
+            latency_ms=float(body.get("latency_ms", 0.0)),
+            input_png=base64.b64decode(encoded, validate=True) if encoded else None,
+        )
+    # binascii.Error (bad base64) is a ValueError too.
+    except (KeyError, TypeError, ValueError) as error:
+        raise ApiError(
+            f"{config.url}/predict answered in an unexpected shape ({error})."
+        ) from error
