@@ -1,6 +1,6 @@
 """The FastAPI application: lifespan (load the model once), middleware, error handlers, routers.
 
-    uvicorn service.app:app          # or: python -m service
+uvicorn service.app:app          # or: python -m service
 """
 
 from __future__ import annotations
@@ -47,13 +47,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         Middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes),
     ]
     if settings.cors_origins:
-        middleware.append(Middleware(CORSMiddleware, allow_origins=settings.cors_origins,
-                                     allow_methods=["GET", "POST"],
-                                     allow_headers=["Content-Type", "X-API-Key", "X-Request-ID"]))
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=["Content-Type", "X-API-Key", "X-Request-ID"],
+            )
+        )
     if api_key or settings.rate_limit:
-        middleware.append(Middleware(AccessMiddleware, api_key=api_key,
-                                     public_paths=frozenset(public_paths),
-                                     rate_limit=settings.rate_limit))
+        middleware.append(
+            Middleware(
+                AccessMiddleware,
+                api_key=api_key,
+                public_paths=frozenset(public_paths),
+                rate_limit=settings.rate_limit,
+            )
+        )
 
     app = FastAPI(
         title="MNIST digit recognition API",

@@ -9,6 +9,7 @@ latency grow without bound.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -140,7 +141,9 @@ class DynamicBatcher:
         elapsed = time.perf_counter() - started
         if self._on_batch:
             self._on_batch(len(images), elapsed, started - batch[0].enqueued)
-        self._resolve(batch, np.split(probabilities, np.cumsum([len(j.images) for j in batch])[:-1]))
+        self._resolve(
+            batch, np.split(probabilities, np.cumsum([len(j.images) for j in batch])[:-1])
+        )
 
     @staticmethod
     def _resolve(
@@ -162,7 +165,5 @@ class DynamicBatcher:
         for loop, indices in by_loop.items():
             jobs = [batch[i] for i in indices]
             values = [results[i] for i in indices] if results is not None else None
-            try:
+            with contextlib.suppress(RuntimeError):  # a closed loop: its clients are gone
                 loop.call_soon_threadsafe(settle, jobs, values)
-            except RuntimeError:  # that loop has closed: its clients are gone
-                pass

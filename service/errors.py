@@ -18,20 +18,26 @@ RETRY_AFTER_SECONDS = "1"
 class ApiError(HTTPException):
     """A client error raised while reading a request; `detail` is shown to the client as is."""
 
-    def __init__(self, status_code: int, detail: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, status_code: int, detail: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(status_code=status_code, detail=detail, headers=headers)
 
 
 class BodyTooLargeError(ApiError):
     def __init__(self, limit: int) -> None:
-        super().__init__(413, f"the request body is over the limit of {limit:,} bytes; send a "
-                              "smaller image (a drawn digit PNG is ~10 KB)")
+        super().__init__(
+            413,
+            f"the request body is over the limit of {limit:,} bytes; send a "
+            "smaller image (a drawn digit PNG is ~10 KB)",
+        )
 
 
 class ModelUnavailableError(ApiError):
     def __init__(self, reason: str) -> None:
-        super().__init__(503, f"the model is not loaded: {reason}",
-                         headers={"Retry-After": RETRY_AFTER_SECONDS})
+        super().__init__(
+            503, f"the model is not loaded: {reason}", headers={"Retry-After": RETRY_AFTER_SECONDS}
+        )
 
 
 def input_error_status(error: InputError) -> int:
@@ -43,13 +49,23 @@ async def send_error(
 ) -> None:
     """Answer with `{"detail": ...}` straight from ASGI middleware, before any route runs."""
     body = orjson.dumps({"detail": detail})
-    await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-        *(headers or [])]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
-def _error(status_code: int, detail: object, headers: dict[str, str] | None = None) -> FastJSONResponse:
+def _error(
+    status_code: int, detail: object, headers: dict[str, str] | None = None
+) -> FastJSONResponse:
     return FastJSONResponse({"detail": detail}, status_code=status_code, headers=headers)
 
 
@@ -60,8 +76,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(QueueFullError)
     async def overloaded(request: Request, error: QueueFullError) -> FastJSONResponse:
-        return _error(503, f"the server is at capacity ({error}); retry in a second",
-                      headers={"Retry-After": RETRY_AFTER_SECONDS})
+        return _error(
+            503,
+            f"the server is at capacity ({error}); retry in a second",
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        )
 
     @app.exception_handler(BatcherStoppedError)
     async def stopping(request: Request, error: BatcherStoppedError) -> FastJSONResponse:

@@ -20,10 +20,19 @@ from service.errors import ApiError
 # What a single image may be before preprocessing: an encoded file, or a grid of pixel values.
 RawImage = bytes | list[Any]
 
-IMAGE_TYPES = frozenset({
-    "image/png", "image/jpeg", "image/jpg", "image/bmp", "image/x-ms-bmp", "image/gif",
-    "image/webp", "image/tiff", "application/octet-stream",
-})
+IMAGE_TYPES = frozenset(
+    {
+        "image/png",
+        "image/jpeg",
+        "image/jpg",
+        "image/bmp",
+        "image/x-ms-bmp",
+        "image/gif",
+        "image/webp",
+        "image/tiff",
+        "application/octet-stream",
+    }
+)
 ACCEPTED = (
     "send one of: multipart/form-data with the image in field '{field}'; the image file itself as the "
     "body with Content-Type image/png (or image/jpeg, image/bmp, image/gif, image/webp, image/tiff); "
@@ -39,8 +48,9 @@ def media_type(request: Request) -> str:
 
 def _unsupported(request: Request, field: str, json_shape: str) -> ApiError:
     given = media_type(request) or "no Content-Type"
-    return ApiError(415, f"unsupported content type {given!r}; "
-                         + ACCEPTED.format(field=field, json=json_shape))
+    return ApiError(
+        415, f"unsupported content type {given!r}; " + ACCEPTED.format(field=field, json=json_shape)
+    )
 
 
 def decode_base64(text: str) -> bytes:
@@ -49,8 +59,11 @@ def decode_base64(text: str) -> bytes:
     try:
         data = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as error:
-        raise ApiError(422, f"'image' is not valid base64 ({error}); send the image file's "
-                            "bytes base64-encoded, optionally with a data:image/png;base64, prefix")
+        raise ApiError(
+            422,
+            f"'image' is not valid base64 ({error}); send the image file's "
+            "bytes base64-encoded, optionally with a data:image/png;base64, prefix",
+        ) from error
     if not data:
         raise ApiError(422, "'image' is empty; send a base64-encoded image file")
     return data
@@ -75,20 +88,24 @@ async def _json_body(request: Request) -> Any:
         # orjson refuses nesting deeper than 1024 levels, so a deeply nested body is a 422, not a crash.
         return orjson.loads(body)
     except orjson.JSONDecodeError as error:
-        raise ApiError(422, f"the body is not valid JSON ({error})")
+        raise ApiError(422, f"the body is not valid JSON ({error})") from error
 
 
 async def _form_files(request: Request, field: str, max_files: int, max_bytes: int) -> list[bytes]:
     try:
-        form = await request.form(max_files=max_files, max_fields=max_files,
-                                  max_part_size=max_bytes)
+        form = await request.form(
+            max_files=max_files, max_fields=max_files, max_part_size=max_bytes
+        )
     except MultiPartException as error:
-        raise ApiError(413 if "Too many" in str(error) or "exceeded" in str(error) else 422,
-                       f"could not read the multipart form: {error}")
+        raise ApiError(
+            413 if "Too many" in str(error) or "exceeded" in str(error) else 422,
+            f"could not read the multipart form: {error}",
+        ) from error
     uploads = [value for value in form.getlist(field) if isinstance(value, UploadFile)]
     if not uploads:
-        raise ApiError(422, f"the form has no file in field '{field}'; "
-                            f"e.g. curl -F {field}=@digit.png ...")
+        raise ApiError(
+            422, f"the form has no file in field '{field}'; e.g. curl -F {field}=@digit.png ..."
+        )
     files = [await upload.read() for upload in uploads]
     await form.close()
     if not all(files):

@@ -12,7 +12,6 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE  # noqa: N811
 
 if TYPE_CHECKING:
     from service.batcher import DynamicBatcher
@@ -21,18 +20,38 @@ disable_created_metrics()  # the *_created series double the output and nobody g
 REGISTRY = CollectorRegistry()
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
-REQUESTS = Counter("http_requests_total", "HTTP requests by route, method and status",
-                   ["route", "method", "status"], registry=REGISTRY)
-REQUEST_LATENCY = Histogram("http_request_duration_seconds", "HTTP request latency",
-                            ["route", "method", "status"], buckets=_LATENCY_BUCKETS,
-                            registry=REGISTRY)
+REQUESTS = Counter(
+    "http_requests_total",
+    "HTTP requests by route, method and status",
+    ["route", "method", "status"],
+    registry=REGISTRY,
+)
+REQUEST_LATENCY = Histogram(
+    "http_request_duration_seconds",
+    "HTTP request latency",
+    ["route", "method", "status"],
+    buckets=_LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
 PREDICTIONS = Counter("predictions_total", "Predicted digits", ["digit"], registry=REGISTRY)
-INFERENCE_SECONDS = Histogram("model_inference_seconds", "Time of one batched forward pass",
-                              buckets=_LATENCY_BUCKETS, registry=REGISTRY)
-BATCH_SIZE = Histogram("batch_size", "Images per forward pass",
-                       buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256), registry=REGISTRY)
-QUEUE_WAIT = Histogram("queue_wait_seconds", "Time the oldest image of a batch waited",
-                       buckets=_LATENCY_BUCKETS, registry=REGISTRY)
+INFERENCE_SECONDS = Histogram(
+    "model_inference_seconds",
+    "Time of one batched forward pass",
+    buckets=_LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
+BATCH_SIZE = Histogram(
+    "batch_size",
+    "Images per forward pass",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+    registry=REGISTRY,
+)
+QUEUE_WAIT = Histogram(
+    "queue_wait_seconds",
+    "Time the oldest image of a batch waited",
+    buckets=_LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
 QUEUE_DEPTH = Gauge("queue_depth", "Images waiting for the model", registry=REGISTRY)
 MODEL_LOADED = Gauge("model_loaded", "1 when the model is loaded and serving", registry=REGISTRY)
 

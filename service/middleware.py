@@ -41,8 +41,10 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []),
-                                      (b"x-request-id", request_id.encode())]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                ]
             await send(message)
 
         try:
@@ -50,12 +52,17 @@ class RequestContextMiddleware:
         except Exception as error:
             # A bug, not the client's fault: one log line (the trace only at debug level), a 500
             # that names the request id, and the server carries on.
-            logger.error("unhandled %s: %s", type(error).__name__, error,
-                         extra={"request_id": request_id},
-                         exc_info=logger.isEnabledFor(logging.DEBUG))
+            logger.error(
+                "unhandled %s: %s",
+                type(error).__name__,
+                error,
+                extra={"request_id": request_id},
+                exc_info=logger.isEnabledFor(logging.DEBUG),
+            )
             if not response_started:
-                await send_error(send_with_id, 500,
-                                 f"internal server error (request id {request_id})")
+                await send_error(
+                    send_with_id, 500, f"internal server error (request id {request_id})"
+                )
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
@@ -64,11 +71,18 @@ class RequestContextMiddleware:
             metrics.REQUESTS.labels(path, method, status).inc()
             metrics.REQUEST_LATENCY.labels(path, method, status).observe(elapsed)
             if self.log_requests:
-                logger.info("request", extra={
-                    "request_id": request_id, "method": method, "path": scope["path"],
-                    "route": path, "status": status, "latency_ms": round(elapsed * 1000, 3),
-                    "client": (scope.get("client") or ("", 0))[0],
-                })
+                logger.info(
+                    "request",
+                    extra={
+                        "request_id": request_id,
+                        "method": method,
+                        "path": scope["path"],
+                        "route": path,
+                        "status": status,
+                        "latency_ms": round(elapsed * 1000, 3),
+                        "client": (scope.get("client") or ("", 0))[0],
+                    },
+                )
 
 
 class BodyLimitMiddleware:
@@ -87,8 +101,9 @@ class BodyLimitMiddleware:
         for name, value in scope["headers"]:
             if name == b"content-length":
                 if not value.isdigit() or int(value) > limit:
-                    await send_error(send, 413, BodyTooLargeError(limit).detail,
-                                     [(b"connection", b"close")])
+                    await send_error(
+                        send, 413, BodyTooLargeError(limit).detail, [(b"connection", b"close")]
+                    )
                     return
                 break
         received = 0

@@ -30,7 +30,9 @@ class ModelInfo:
 def load_model(path: Path, device: torch.device) -> tuple[MnistCNN, ModelInfo]:
     """Return the model in eval mode on `device`, or raise ModelLoadError naming the file and the fault."""
     if not path.is_file():
-        raise ModelLoadError(f"model file {path} does not exist; set MODEL_PATH to a trained .pth file")
+        raise ModelLoadError(
+            f"model file {path} does not exist; set MODEL_PATH to a trained .pth file"
+        )
     sha256 = sha256_of(path)
     try:
         metadata = read_metadata(path) or {}
@@ -54,7 +56,9 @@ def load_model(path: Path, device: torch.device) -> tuple[MnistCNN, ModelInfo]:
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as error:
-        raise ModelLoadError(f"model file {path} does not fit the {MODEL_NAME} network: {error}") from error
+        raise ModelLoadError(
+            f"model file {path} does not fit the {MODEL_NAME} network: {error}"
+        ) from error
     model = model.to(device).eval()
     info = ModelInfo(
         name=MODEL_NAME,

@@ -53,10 +53,14 @@ class PixelsError(InputError):
 def decode_image(data: bytes, max_pixels: int) -> np.ndarray:
     """Decode an image file (first frame) into a float32 grayscale array, 0-255, alpha composited."""
     if not data:
-        raise ImageDecodeError("the image is empty (0 bytes); send a PNG, JPEG, GIF, BMP, WebP or TIFF file")
+        raise ImageDecodeError(
+            "the image is empty (0 bytes); send a PNG, JPEG, GIF, BMP, WebP or TIFF file"
+        )
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Pillow warns on odd metadata; the pixels are what matter
+            warnings.simplefilter(
+                "ignore"
+            )  # Pillow warns on odd metadata; the pixels are what matter
             image = Image.open(io.BytesIO(data))
             width, height = image.size
             # Image.open reads only the header: refuse huge images before their pixels are allocated.
@@ -70,7 +74,9 @@ def decode_image(data: bytes, max_pixels: int) -> np.ndarray:
     except InputError:
         raise
     except Image.DecompressionBombError as error:
-        raise ImageTooLargeError(f"the image is too large to decode safely: {error}") from error
+        raise ImageTooLargeError(
+            f"the image declares too many pixels to decode safely ({error}); send a smaller image"
+        ) from error
     except Exception as error:  # Pillow raises many types on malformed files; all mean "bad image"
         raise ImageDecodeError(
             f"the data is not a readable image ({type(error).__name__}: {error}); "
@@ -168,7 +174,9 @@ def _centre_by_mass(digit: np.ndarray) -> np.ndarray:
     frame = np.zeros((IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
     total = digit.sum()
     if total == 0:  # the resize can wash out a hair-thin stroke completely
-        raise NoDigitError("no digit found: the ink is too thin to see at 28×28; draw a bolder digit")
+        raise NoDigitError(
+            "no digit found: the ink is too thin to see at 28×28; draw a bolder digit"
+        )
     height, width = digit.shape
     centre_y = float(digit.sum(axis=1) @ np.arange(height)) / total
     centre_x = float(digit.sum(axis=0) @ np.arange(width)) / total

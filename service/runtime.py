@@ -10,10 +10,11 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
 import torch
-from fastapi import Request
+from fastapi import Depends, Request
 
 from service import metrics
 from service.batcher import DynamicBatcher
@@ -66,8 +67,13 @@ class ModelRuntime:
         self.batcher.start()
         self.failure = None
         metrics.bind_runtime(self.batcher)
-        logger.info("model %s (sha256 %s…) ready on %s in %.2fs", self.info.path,
-                    self.info.sha256[:12], self.device, time.perf_counter() - started)
+        logger.info(
+            "model %s (sha256 %s…) ready on %s in %.2fs",
+            self.info.path,
+            self.info.sha256[:12],
+            self.device,
+            time.perf_counter() - started,
+        )
 
     def stop(self) -> None:
         if self.batcher:
@@ -91,10 +97,14 @@ class ModelRuntime:
 
     def _preprocess_all(self, images: list[RawImage]) -> np.ndarray:
         limit = self.settings.max_image_pixels
-        return np.stack([
-            preprocess_image(image, limit) if isinstance(image, bytes) else preprocess_pixels(image)
-            for image in images
-        ])
+        return np.stack(
+            [
+                preprocess_image(image, limit)
+                if isinstance(image, bytes)
+                else preprocess_pixels(image)
+                for image in images
+            ]
+        )
 
     async def predict(self, digits: np.ndarray) -> np.ndarray:
         """(k, 10) probabilities for preprocessed digits, through the shared batcher."""
@@ -103,3 +113,7 @@ class ModelRuntime:
 
 def get_runtime(request: Request) -> ModelRuntime:
     return request.app.state.runtime
+
+
+# The runtime as a route parameter: `runtime: Runtime`.
+Runtime = Annotated[ModelRuntime, Depends(get_runtime)]

@@ -22,11 +22,13 @@ class PredictJSON(BaseModel):
     """One image, as a base64-encoded image file or as a 28×28 grid of pixel values."""
 
     image: str | None = Field(
-        None, description="base64 of a PNG/JPEG/... file; a data-URL prefix is allowed",
+        None,
+        description="base64 of a PNG/JPEG/... file; a data-URL prefix is allowed",
         examples=["data:image/png;base64,iVBORw0KGgo..."],
     )
     pixels: list[list[float]] | None = Field(
-        None, description="28 rows of 28 numbers 0-255, white digit on black (MNIST's format)",
+        None,
+        description="28 rows of 28 numbers 0-255, white digit on black (MNIST's format)",
     )
 
 
@@ -38,9 +40,12 @@ class BatchJSON(BaseModel):
 
 class Prediction(BaseModel):
     digit: int = Field(..., ge=0, le=9, examples=[7])
-    confidence: float = Field(..., ge=0, le=1, description="probability of `digit`", examples=[0.998])
-    probabilities: list[float] = Field(..., min_length=10, max_length=10,
-                                       description="probability of each digit 0-9; sums to 1")
+    confidence: float = Field(
+        ..., ge=0, le=1, description="probability of `digit`", examples=[0.998]
+    )
+    probabilities: list[float] = Field(
+        ..., min_length=10, max_length=10, description="probability of each digit 0-9; sums to 1"
+    )
     model: str = Field(..., examples=["mnist-cnn"])
     device: str = Field(..., examples=["cpu"])
     latency_ms: float = Field(..., description="time spent in the server for this request")

@@ -37,16 +37,24 @@ class AccessMiddleware:
             await self.app(scope, receive, send)
             return
         if self.api_key is not None and not self._key_matches(scope):
-            await send_error(send, 401, "missing or wrong API key; send it in the X-API-Key header",
-                         [(b"www-authenticate", b'ApiKey header="X-API-Key"')])
+            await send_error(
+                send,
+                401,
+                "missing or wrong API key; send it in the X-API-Key header",
+                [(b"www-authenticate", b'ApiKey header="X-API-Key"')],
+            )
             return
         if self.limiter and self.rate:
             client = (scope.get("client") or ("unknown", 0))[0]
             if not self.limiter.hit(self.rate, client):
                 reset_at = self.limiter.get_window_stats(self.rate, client).reset_time
                 retry_after = max(1, math.ceil(reset_at - time.time()))
-                await send_error(send, 429, f"rate limit of {self.rate} per client exceeded; retry "
-                                        f"in {retry_after} s", [(b"retry-after", str(retry_after).encode())])
+                await send_error(
+                    send,
+                    429,
+                    f"rate limit of {self.rate} per client exceeded; retry in {retry_after} s",
+                    [(b"retry-after", str(retry_after).encode())],
+                )
                 return
         await self.app(scope, receive, send)
 

@@ -45,8 +45,9 @@ def artifacts() -> Path:
 
 
 def make_settings(**overrides: object) -> Settings:
-    return Settings(_env_file=None, model_path=MODEL_PATH, device="cpu", log_requests=False,
-                    **overrides)
+    return Settings(
+        _env_file=None, model_path=MODEL_PATH, device="cpu", log_requests=False, **overrides
+    )
 
 
 @pytest.fixture(scope="session")

@@ -34,8 +34,12 @@ class LiveServer:
         return self.log_path.read_text(errors="replace")
 
 
-def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0,
-                  expect_status: int | None = 200) -> httpx.Response:
+def wait_until_up(
+    url: str,
+    process: subprocess.Popen[bytes],
+    timeout: float = 60.0,
+    expect_status: int | None = 200,
+) -> httpx.Response:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -49,15 +53,25 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 6
 
 
 @contextlib.contextmanager
-def run_server(command: list[str], health_url: str, env: dict[str, str] | None = None,
-               log_name: str = "server", expect_status: int | None = 200,
-               timeout: float = 60.0) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+def run_server(
+    command: list[str],
+    health_url: str,
+    env: dict[str, str] | None = None,
+    log_name: str = "server",
+    expect_status: int | None = 200,
+    timeout: float = 60.0,
+) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
     log_dir = ROOT / "test-artifacts" / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{log_name}-{os.getpid()}-{time.monotonic_ns()}.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                   env={**os.environ, **(env or {})})
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+        )
         try:
             wait_until_up(health_url, process, timeout, expect_status)
             yield process, log_path
@@ -72,12 +86,24 @@ def run_server(command: list[str], health_url: str, env: dict[str, str] | None =
 
 
 @contextlib.contextmanager
-def start_api(env: dict[str, str] | None = None, command: list[str] | None = None,
-              port: int | None = None, expect_status: int | None = 200) -> Iterator[LiveServer]:
+def start_api(
+    env: dict[str, str] | None = None,
+    command: list[str] | None = None,
+    port: int | None = None,
+    expect_status: int | None = 200,
+) -> Iterator[LiveServer]:
     """uvicorn serving service.app:app on 127.0.0.1 (the committed model unless env says otherwise)."""
     port = port or free_port()
-    command = command or [sys.executable, "-m", "uvicorn", "service.app:app",
-                          "--host", "127.0.0.1", "--port", str(port)]
+    command = command or [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "service.app:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     settings = {"DEVICE": "cpu", "LOG_REQUESTS": "false", **(env or {})}
     url = f"http://127.0.0.1:{port}"
     with run_server(command, f"{url}/health", settings, "api", expect_status) as (process, log):

@@ -38,8 +38,9 @@ def test_output_shape_and_parameter_count() -> None:
 
 def test_state_dict_keys_follow_the_design() -> None:
     keys = set(MnistCNN().state_dict())
-    assert keys == {f"{layer}.{p}" for layer in ("conv1", "conv2", "fc1", "fc2")
-                    for p in ("weight", "bias")}
+    assert keys == {
+        f"{layer}.{p}" for layer in ("conv1", "conv2", "fc1", "fc2") for p in ("weight", "bias")
+    }
 
 
 def test_a_plain_implementations_weights_load_strictly_and_compute_the_same() -> None:

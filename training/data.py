@@ -73,11 +73,15 @@ def _verify_checksums(data_dir: Path) -> None:
     sums = data_dir / "SHA256SUMS"
     if not sums.is_file():
         return
-    expected = dict(reversed(line.split()) for line in sums.read_text().splitlines() if line.strip())
+    expected = dict(
+        reversed(line.split()) for line in sums.read_text().splitlines() if line.strip()
+    )
     for name in GZIP_FILES:
         if name in expected and sha256_of(data_dir / name) != expected[name]:
-            raise DataDirError(f"{data_dir / name} does not match its sha256 in {sums}: "
-                               "the file is damaged; fetch the official MNIST files again")
+            raise DataDirError(
+                f"{data_dir / name} does not match its sha256 in {sums}: "
+                "the file is damaged; fetch the official MNIST files again"
+            )
 
 
 def _unpack_into_cache(data_dir: Path, cache_dir: Path) -> Path:

@@ -1,6 +1,6 @@
 """Evaluate a checkpoint on the 10,000 MNIST test images: accuracy, per-class accuracy, confusion matrix.
 
-    python -m training.evaluate models/mnist_cnn_model.pth [--data-dir DIR] [--plot confusion.png]
+python -m training.evaluate models/mnist_cnn_model.pth [--data-dir DIR] [--plot confusion.png]
 """
 
 from __future__ import annotations
@@ -97,11 +97,22 @@ def save_confusion_png(report: EvalReport, path: Path, title: str) -> None:
             count = report.confusion_matrix[true_digit][predicted]
             if count:
                 colour = "white" if true_digit == predicted else "black"
-                axes.text(predicted, true_digit, str(count), ha="center", va="center",
-                          fontsize=7, color=colour)
-    axes.set(xticks=range(NUM_CLASSES), yticks=range(NUM_CLASSES),
-             xlabel="predicted digit", ylabel="true digit",
-             title=f"{title}\ntest accuracy {report.accuracy:.2%}")
+                axes.text(
+                    predicted,
+                    true_digit,
+                    str(count),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color=colour,
+                )
+    axes.set(
+        xticks=range(NUM_CLASSES),
+        yticks=range(NUM_CLASSES),
+        xlabel="predicted digit",
+        ylabel="true digit",
+        title=f"{title}\ntest accuracy {report.accuracy:.2%}",
+    )
     figure.colorbar(shown, ax=axes, label="log10(count + 1)")
     figure.tight_layout()
     figure.savefig(path)
@@ -109,11 +120,18 @@ def save_confusion_png(report: EvalReport, path: Path, title: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m training.evaluate",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("checkpoint", type=Path, help="a state_dict saved by python -m training")
-    parser.add_argument("--data-dir", type=Path, default=default_data_dir(),
-                        help="folder with the four MNIST gzip files (default: $MNIST_DATA_DIR)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=default_data_dir(),
+        help="folder with the four MNIST gzip files (default: $MNIST_DATA_DIR)",
+    )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     parser.add_argument("--plot", type=Path, help="also write the confusion matrix as a PNG here")
     args = parser.parse_args(argv)

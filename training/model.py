@@ -51,5 +51,7 @@ def resolve_device(name: str = "auto") -> torch.device:
         return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} was requested but no CUDA GPU is available; use 'cpu' or 'auto'")
+        raise ValueError(
+            f"device {name!r} was requested but no CUDA GPU is available; use 'cpu' or 'auto'"
+        )
     return device

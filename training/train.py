@@ -1,7 +1,7 @@
 """Train the product's CNN on MNIST and write the state_dict, its metadata and a confusion-matrix picture.
 
-    python -m training                         # the seed recipe: 10 epochs, Adam 1e-3, batch 100
-    python -m training --recipe augmented      # the committed model: augmentation + OneCycle, 30 epochs
+python -m training                         # the seed recipe: 10 epochs, Adam 1e-3, batch 100
+python -m training --recipe augmented      # the committed model: augmentation + OneCycle, 30 epochs
 """
 
 from __future__ import annotations
@@ -47,12 +47,28 @@ class Recipe:
 
 RECIPES = {
     # The product's design: plain Adam on the raw training set.
-    "seed": Recipe("seed", epochs=10, batch_size=100, lr=1e-3, one_cycle_max_lr=None,
-                   conv_dropout=0.5, fc_dropout=0.5, augment=False),
+    "seed": Recipe(
+        "seed",
+        epochs=10,
+        batch_size=100,
+        lr=1e-3,
+        one_cycle_max_lr=None,
+        conv_dropout=0.5,
+        fc_dropout=0.5,
+        augment=False,
+    ),
     # Drawn digits vary more than MNIST's: augment, and train longer with a OneCycle schedule. Lighter
     # dropout, since augmentation already regularises (dropout is off at inference either way).
-    "augmented": Recipe("augmented", epochs=30, batch_size=100, lr=1e-3, one_cycle_max_lr=1e-2,
-                        conv_dropout=0.2, fc_dropout=0.2, augment=True),
+    "augmented": Recipe(
+        "augmented",
+        epochs=30,
+        batch_size=100,
+        lr=1e-3,
+        one_cycle_max_lr=1e-2,
+        conv_dropout=0.2,
+        fc_dropout=0.2,
+        augment=True,
+    ),
 }
 
 
@@ -79,8 +95,12 @@ def train(
     optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)
     steps_per_epoch = -(-len(train_split) // recipe.batch_size)
     scheduler = (
-        torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=recipe.one_cycle_max_lr,
-                                            epochs=recipe.epochs, steps_per_epoch=steps_per_epoch)
+        torch.optim.lr_scheduler.OneCycleLR(
+            optimizer,
+            max_lr=recipe.one_cycle_max_lr,
+            epochs=recipe.epochs,
+            steps_per_epoch=steps_per_epoch,
+        )
         if recipe.one_cycle_max_lr
         else None
     )
@@ -91,8 +111,13 @@ def train(
         model.train()
         order = torch.randperm(len(train_split), generator=generator)
         running_loss = 0.0
-        batches = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{recipe.epochs}",
-                       unit="batch", leave=False, disable=not progress)
+        batches = tqdm(
+            range(steps_per_epoch),
+            desc=f"epoch {epoch}/{recipe.epochs}",
+            unit="batch",
+            leave=False,
+            disable=not progress,
+        )
         for step in batches:
             index = order[step * recipe.batch_size : (step + 1) * recipe.batch_size]
             images = train_split.images[index]
@@ -109,12 +134,20 @@ def train(
             running_loss += loss.item()
             batches.set_postfix(loss=f"{running_loss / (step + 1):.4f}")
         report = evaluate(model, test_split, device)
-        log = EpochLog(epoch, running_loss / steps_per_epoch, report.loss, report.accuracy,
-                       time.perf_counter() - started)
+        log = EpochLog(
+            epoch,
+            running_loss / steps_per_epoch,
+            report.loss,
+            report.accuracy,
+            time.perf_counter() - started,
+        )
         history.append(log)
-        print(f"epoch {epoch:>2}/{recipe.epochs}  train loss {log.train_loss:.4f}  "
-              f"test loss {log.test_loss:.4f}  test accuracy {log.test_accuracy:.2%}  "
-              f"{log.seconds:.1f}s", flush=True)
+        print(
+            f"epoch {epoch:>2}/{recipe.epochs}  train loss {log.train_loss:.4f}  "
+            f"test loss {log.test_loss:.4f}  test accuracy {log.test_accuracy:.2%}  "
+            f"{log.seconds:.1f}s",
+            flush=True,
+        )
     assert report is not None, "a recipe trains for at least one epoch"
     return model, history, report
 
@@ -132,56 +165,78 @@ def save(
     output.parent.mkdir(parents=True, exist_ok=True)
     # Saved from the CPU so the file loads the same on machines with and without a GPU.
     torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, output)
-    write_metadata(output, {
-        "name": MODEL_NAME,
-        "file": output.name,
-        "sha256": sha256_of(output),
-        "parameters": count_parameters(model),
-        "test_accuracy": report.accuracy,
-        "test_loss": report.loss,
-        "per_class_accuracy": report.per_class_accuracy,
-        "confusion_matrix": report.confusion_matrix,
-        "recipe": asdict(recipe),
-        "seed": seed,
-        "epochs": recipe.epochs,
-        "train_images": train_images,
-        "seconds": round(sum(log.seconds for log in history), 1),
-        "history": [asdict(log) for log in history],
-        "device": str(device),
-        "torch_version": torch.__version__,
-        "python_version": platform.python_version(),
-        "normalisation": {"mean": MNIST_MEAN, "std": MNIST_STD},
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    })
-    save_confusion_png(report, confusion_png_path_for(output),
-                       title=f"{MODEL_NAME} ({recipe.name} recipe, {recipe.epochs} epochs)")
+    write_metadata(
+        output,
+        {
+            "name": MODEL_NAME,
+            "file": output.name,
+            "sha256": sha256_of(output),
+            "parameters": count_parameters(model),
+            "test_accuracy": report.accuracy,
+            "test_loss": report.loss,
+            "per_class_accuracy": report.per_class_accuracy,
+            "confusion_matrix": report.confusion_matrix,
+            "recipe": asdict(recipe),
+            "seed": seed,
+            "epochs": recipe.epochs,
+            "train_images": train_images,
+            "seconds": round(sum(log.seconds for log in history), 1),
+            "history": [asdict(log) for log in history],
+            "device": str(device),
+            "torch_version": torch.__version__,
+            "python_version": platform.python_version(),
+            "normalisation": {"mean": MNIST_MEAN, "std": MNIST_STD},
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        },
+    )
+    save_confusion_png(
+        report,
+        confusion_png_path_for(output),
+        title=f"{MODEL_NAME} ({recipe.name} recipe, {recipe.epochs} epochs)",
+    )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--recipe", choices=sorted(RECIPES), default="seed",
-                        help="seed: the design's recipe; augmented: the committed model's")
+    parser = argparse.ArgumentParser(
+        prog="python -m training",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--recipe",
+        choices=sorted(RECIPES),
+        default="seed",
+        help="seed: the design's recipe; augmented: the committed model's",
+    )
     parser.add_argument("--epochs", type=int, help="default: the recipe's (seed 10, augmented 30)")
     parser.add_argument("--batch-size", type=int, help="default: 100")
     parser.add_argument("--lr", type=float, help="Adam learning rate (default 1e-3)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda ...")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
-    parser.add_argument("--data-dir", type=Path, default=default_data_dir(),
-                        help="folder with the four MNIST gzip files (default: $MNIST_DATA_DIR; "
-                             "none: torchvision downloads MNIST)")
-    parser.add_argument("--train-limit", type=int,
-                        help="train on the first N images only (a quick smoke run)")
-    parser.add_argument("--no-progress", action="store_true", help="hide the per-epoch progress bar")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=default_data_dir(),
+        help="folder with the four MNIST gzip files (default: $MNIST_DATA_DIR; "
+        "none: torchvision downloads MNIST)",
+    )
+    parser.add_argument(
+        "--train-limit", type=int, help="train on the first N images only (a quick smoke run)"
+    )
+    parser.add_argument(
+        "--no-progress", action="store_true", help="hide the per-epoch progress bar"
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    overrides = {k: v for k, v in
-                 {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr}.items()
-                 if v is not None}
+    overrides = {
+        k: v
+        for k, v in {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr}.items()
+        if v is not None
+    }
     recipe = replace(RECIPES[args.recipe], **overrides)
     try:
         device = resolve_device(args.device)
@@ -193,12 +248,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.train_limit:
         train_split = train_split.subset(args.train_limit)
 
-    print(f"training {MODEL_NAME} with the {recipe.name} recipe on {len(train_split)} images, "
-          f"{device}, seed {args.seed}: {recipe}", flush=True)
-    model, history, report = train(recipe, train_split, test_split, device, seed=args.seed,
-                                   progress=not args.no_progress)
+    print(
+        f"training {MODEL_NAME} with the {recipe.name} recipe on {len(train_split)} images, "
+        f"{device}, seed {args.seed}: {recipe}",
+        flush=True,
+    )
+    model, history, report = train(
+        recipe, train_split, test_split, device, seed=args.seed, progress=not args.no_progress
+    )
     save(model, args.output, recipe, args.seed, device, history, report, len(train_split))
     print(format_report(report))
-    print(f"wrote {args.output}, its metadata and confusion matrix "
-          f"({sum(log.seconds for log in history):.0f}s of training)")
+    print(
+        f"wrote {args.output}, its metadata and confusion matrix "
+        f"({sum(log.seconds for log in history):.0f}s of training)"
+    )
     return 0

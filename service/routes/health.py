@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from starlette.responses import Response
 
 from service import metrics
-from service.runtime import ModelRuntime, get_runtime
+from service.runtime import Runtime
 from service.schemas import FastJSONResponse, Health
 
 router = APIRouter(tags=["operations"])
@@ -18,17 +18,32 @@ router = APIRouter(tags=["operations"])
     response_model=Health,
     responses={503: {"model": Health, "description": "model missing, damaged or still loading"}},
 )
-async def health(runtime: ModelRuntime = Depends(get_runtime)) -> FastJSONResponse:
+async def health(runtime: Runtime) -> FastJSONResponse:
     if not runtime.ready or runtime.info is None:
-        return FastJSONResponse({"status": "unavailable", "model_loaded": False,
-                                 "device": runtime.device_name, "model": None,
-                                 "reason": runtime.failure}, status_code=503)
+        return FastJSONResponse(
+            {
+                "status": "unavailable",
+                "model_loaded": False,
+                "device": runtime.device_name,
+                "model": None,
+                "reason": runtime.failure,
+            },
+            status_code=503,
+        )
     info = runtime.info
-    return FastJSONResponse({
-        "status": "ok", "model_loaded": True, "device": runtime.device_name,
-        "model": {"name": info.name, "sha256": info.sha256, "parameters": info.parameters,
-                  "test_accuracy": info.test_accuracy},
-    })
+    return FastJSONResponse(
+        {
+            "status": "ok",
+            "model_loaded": True,
+            "device": runtime.device_name,
+            "model": {
+                "name": info.name,
+                "sha256": info.sha256,
+                "parameters": info.parameters,
+                "test_accuracy": info.test_accuracy,
+            },
+        }
+    )
 
 
 @router.get(

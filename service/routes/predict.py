@@ -4,22 +4,31 @@ from __future__ import annotations
 
 import base64
 import time
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 
 from service import metrics
 from service.inputs import read_image, read_images
 from service.preprocessing import to_png
-from service.runtime import ModelRuntime, get_runtime
-from service.schemas import BatchJSON, BatchPrediction, ErrorDetail, FastJSONResponse, Prediction, PredictJSON
+from service.runtime import ModelRuntime, Runtime
+from service.schemas import (
+    BatchJSON,
+    BatchPrediction,
+    ErrorDetail,
+    FastJSONResponse,
+    Prediction,
+    PredictJSON,
+)
 
 router = APIRouter(tags=["predict"])
 
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
-_IMAGE_BODIES = {kind: _BINARY for kind in ("image/png", "image/jpeg", "image/bmp", "image/gif",
-                                            "image/webp", "image/tiff")}
+_IMAGE_BODIES = {
+    kind: _BINARY
+    for kind in ("image/png", "image/jpeg", "image/bmp", "image/gif", "image/webp", "image/tiff")
+}
 
 
 def _request_body(field: str, json_model: type[PredictJSON] | type[BatchJSON], many: bool) -> dict:
@@ -27,10 +36,12 @@ def _request_body(field: str, json_model: type[PredictJSON] | type[BatchJSON], m
     if many:
         file_schema = {"type": "array", "items": file_schema}
     content: dict[str, Any] = {
-        "multipart/form-data": {"schema": {"type": "object", "required": [field],
-                                           "properties": {field: file_schema}}},
-        "application/json": {"schema": json_model.model_json_schema(
-            ref_template="#/components/schemas/{model}")},
+        "multipart/form-data": {
+            "schema": {"type": "object", "required": [field], "properties": {field: file_schema}}
+        },
+        "application/json": {
+            "schema": json_model.model_json_schema(ref_template="#/components/schemas/{model}")
+        },
     }
     if not many:
         content.update(_IMAGE_BODIES)
@@ -48,7 +59,10 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 def _answers(
-    runtime: ModelRuntime, digits: np.ndarray, probabilities: np.ndarray, started: float,
+    runtime: ModelRuntime,
+    digits: np.ndarray,
+    probabilities: np.ndarray,
+    started: float,
     include_input: bool,
 ) -> list[dict[str, Any]]:
     best = probabilities.argmax(axis=1).tolist()
@@ -56,16 +70,23 @@ def _answers(
     latency_ms = round((time.perf_counter() - started) * 1000, 3)
     answers = []
     for digit, row, image in zip(best, probabilities, digits, strict=True):
-        answer = {"digit": digit, "confidence": float(row[digit]), "probabilities": row.tolist(),
-                  "model": runtime.info.name if runtime.info else "", "device": runtime.device_name,
-                  "latency_ms": latency_ms}
+        answer = {
+            "digit": digit,
+            "confidence": float(row[digit]),
+            "probabilities": row.tolist(),
+            "model": runtime.info.name if runtime.info else "",
+            "device": runtime.device_name,
+            "latency_ms": latency_ms,
+        }
         if include_input:
             answer["input_image"] = base64.b64encode(to_png(image)).decode()
         answers.append(answer)
     return answers
 
 
-IncludeInput = Query(False, description="also return the 28×28 image the model saw (base64 PNG)")
+IncludeInput = Annotated[
+    bool, Query(description="also return the 28×28 image the model saw (base64 PNG)")
+]
 
 
 @router.post(
@@ -77,8 +98,8 @@ IncludeInput = Query(False, description="also return the 28×28 image the model 
 )
 async def predict(
     request: Request,
-    include_input: bool = IncludeInput,
-    runtime: ModelRuntime = Depends(get_runtime),
+    runtime: Runtime,
+    include_input: IncludeInput = False,
 ) -> FastJSONResponse:
     """One image as a multipart upload (field `file`), as the raw body (`Content-Type: image/png`,
     jpeg, bmp, gif, webp, tiff), or as JSON `{"image": "<base64>"}` / `{"pixels": [[...]]}`."""
@@ -99,8 +120,8 @@ async def predict(
 )
 async def predict_batch(
     request: Request,
-    include_input: bool = IncludeInput,
-    runtime: ModelRuntime = Depends(get_runtime),
+    runtime: Runtime,
+    include_input: IncludeInput = False,
 ) -> FastJSONResponse:
     """Several images as repeated multipart fields `files`, or JSON `{"images": [...]}`; the
     predictions come back in the same order."""
