@@ -302,6 +302,16 @@ def test_errors_have_the_protocols_shape(api_server: LiveServer) -> None:
             },
             400,
         ),
+        # Binary data one float longer: bytes that belong to no input.
+        (
+            "POST",
+            "/models/mnist-cnn/infer",
+            {
+                "content": header + bytes(785 * 4),
+                "headers": {"Inference-Header-Content-Length": str(len(header))},
+            },
+            400,
+        ),
         # Binary data without the header that says where the JSON ends.
         ("POST", "/models/mnist-cnn/infer", {"content": header + bytes(784 * 4)}, 400),
         (
