@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import copy
 import importlib.metadata
 import importlib.resources
@@ -23,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -354,6 +356,33 @@ def _healthcheck(runtime: Stage) -> list[str]:
     return json.loads(healthcheck.split(" CMD ", 1)[1])
 
 
+@contextlib.contextmanager
+def _serve(command: list[str], health_url: str, env: dict[str, str], name: str) -> Iterator[Path]:
+    """run_server, but a server that dies or never answers fails the test with its log."""
+    stack = contextlib.ExitStack()
+    try:
+        _, log = stack.enter_context(run_server(command, health_url, env, name))
+    except (RuntimeError, TimeoutError) as error:
+        logs = sorted(
+            (ROOT / "test-artifacts" / "logs").glob(f"{name}-*.log"),
+            key=lambda path: path.stat().st_mtime,
+        )
+        pytest.fail(
+            f"{shlex.join(command)}: {error}\n{logs[-1].read_text()[-4000:] if logs else ''}"
+        )
+    with stack:
+        yield log
+
+
+def _compose_probe(service: str, container_port: int, port: int) -> list[str]:
+    """Compose's healthcheck command for `service`, pointed at `port` instead of the container's."""
+    test = _compose()["services"][service]["healthcheck"]["test"]
+    assert test[0] == "CMD"
+    probe = [word.replace(f":{container_port}/", f":{port}/") for word in test[1:]]
+    assert probe != test[1:], "the healthcheck does not name the container port"
+    return probe
+
+
 def _compose(path: str = "docker-compose.yml") -> dict[str, Any]:
     return yaml.safe_load((ROOT / path).read_text())
 
@@ -365,15 +394,13 @@ def test_api_cmd_serves_health_and_healthchecks_pass(tmp_path: Path) -> None:
     # Only the address and port change: loopback here, where the container has 0.0.0.0:8000.
     env = _local_env(runtime, {"HOST": "127.0.0.1", "PORT": str(port)}, tmp_path)
     url = f"http://127.0.0.1:{port}"
-    with run_server(command, f"{url}/health", env, "docker-cmd-api") as (_, log):
+    with _serve(command, f"{url}/health", env, "docker-cmd-api") as log:
         health = httpx.get(f"{url}/health", timeout=5).json()
         assert health["status"] == "ok" and health["model_loaded"], log.read_text()
         assert health["device"] == "cpu"  # DEVICE=auto with no GPU visible
         # The image's HEALTHCHECK (it reads PORT) and compose's (it names 8000) both pass.
         subprocess.run(_healthcheck(runtime), env={**os.environ, **env}, check=True, timeout=10)
-        compose_test = _compose()["services"]["api"]["healthcheck"]["test"]
-        assert compose_test[0] == "CMD"
-        probe = [word.replace(":8000/", f":{port}/") for word in compose_test[1:]]
+        probe = _compose_probe("api", 8000, port)
         subprocess.run(probe, env={**os.environ, **env}, check=True, timeout=10)
     # ... and fails once nothing answers.
     failed = subprocess.run(
@@ -402,11 +429,11 @@ def test_ui_cmd_serves_streamlit_health(tmp_path: Path) -> None:
         tmp_path,
     )
     url = f"http://127.0.0.1:{port}"
-    with run_server(command, f"{url}/_stcore/health", env, "docker-cmd-ui") as _:
+    with _serve(command, f"{url}/_stcore/health", env, "docker-cmd-ui"):
         assert httpx.get(f"{url}/_stcore/health", timeout=5).text == "ok"
+        assert httpx.get(url, timeout=5).status_code == 200  # the page shell is served too
         subprocess.run(_healthcheck(runtime), env={**os.environ, **env}, check=True, timeout=10)
-        compose_test = _compose()["services"]["ui"]["healthcheck"]["test"]
-        probe = [word.replace(":8501/", f":{port}/") for word in compose_test[1:]]
+        probe = _compose_probe("ui", 8501, port)
         subprocess.run(probe, env={**os.environ, **env}, check=True, timeout=10)
 
 
