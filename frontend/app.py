@@ -207,7 +207,11 @@ def upload_tab(config: api.ApiConfig) -> None:
             key="upload",
         )
         if upload is not None:
-            st.image(upload.getvalue(), caption=upload.name, width=280)
+            thumbnail = imaging.preview(upload.getvalue())
+            if thumbnail is None:
+                st.caption(f"{upload.name}: no preview, this does not look like an image.")
+            else:
+                st.image(thumbnail, caption=upload.name)
     with result_column:
         if upload is None:
             st.session_state.pop("uploaded", None)

@@ -75,3 +75,19 @@ def guess_content_type(data: bytes, fallback: str = "application/octet-stream") 
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp"
     return fallback
+
+
+def preview(data: bytes, size: int = 280) -> bytes | None:
+    """A PNG thumbnail of an uploaded file to show beside its result, or None if it is no image.
+
+    The service is the judge of what it can read; this only keeps an undecodable upload from
+    breaking the page before the service has said why.
+    """
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.thumbnail((size, size))
+            buffer = io.BytesIO()
+            image.convert("RGBA" if "A" in image.getbands() else "RGB").save(buffer, format="PNG")
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+    return buffer.getvalue()

@@ -107,3 +107,14 @@ def test_guess_content_type(kind: str, expected: str) -> None:
     Image.new("RGB", (8, 8)).save(buffer, format=kind)
     assert imaging.guess_content_type(buffer.getvalue()) == expected
     assert imaging.guess_content_type(b"not an image") == "application/octet-stream"
+
+
+def test_preview_of_an_upload() -> None:
+    buffer = io.BytesIO()
+    Image.new("L", (1000, 500), 255).save(buffer, format="JPEG")
+    thumbnail = imaging.preview(buffer.getvalue())
+    assert thumbnail is not None
+    with Image.open(io.BytesIO(thumbnail)) as image:
+        assert image.size == (280, 140)
+    assert imaging.preview(b"not an image") is None
+    assert imaging.preview(buffer.getvalue()[:100]) is None  # truncated
