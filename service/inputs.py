@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import Any
 
 import orjson
 from fastapi import Request
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
 from service.errors import ApiError
@@ -40,6 +42,7 @@ ACCEPTED = (
 )
 SINGLE_JSON = '{"image": "<base64>"} or {"pixels": [[28 rows of 28 numbers 0-255]]}'
 BATCH_JSON = '{"images": ["<base64>", {"pixels": [[...]]}, ...]}'
+_NON_FINITE = re.compile(rb"[\[,:]\s*-?(?:NaN|Infinity)\b")
 
 
 def media_type(request: Request) -> str:
@@ -88,7 +91,10 @@ async def _json_body(request: Request) -> Any:
         # orjson refuses nesting deeper than 1024 levels, so a deeply nested body is a 422, not a crash.
         return orjson.loads(body)
     except orjson.JSONDecodeError as error:
-        raise ApiError(422, f"the body is not valid JSON ({error})") from error
+        hint = ""
+        if _NON_FINITE.search(body):  # what Python's json.dumps writes for float('nan') / inf
+            hint = "; NaN and Infinity are not JSON numbers (nor pixels): send numbers 0-255"
+        raise ApiError(422, f"the body is not valid JSON ({error}){hint}") from error
 
 
 async def _form_files(request: Request, field: str, max_files: int, max_bytes: int) -> list[bytes]:
@@ -96,10 +102,15 @@ async def _form_files(request: Request, field: str, max_files: int, max_bytes: i
         form = await request.form(
             max_files=max_files, max_fields=max_files, max_part_size=max_bytes
         )
-    except MultiPartException as error:
+    except (MultiPartException, HTTPException) as error:
+        # Inside an app, Starlette re-raises the parser's MultiPartException as a bare 400; the
+        # body limit's 413 is an HTTPException too and must pass through unchanged.
+        if isinstance(error, HTTPException) and error.status_code != 400:
+            raise
+        message = str(error.detail if isinstance(error, HTTPException) else error)
         raise ApiError(
-            413 if "Too many" in str(error) or "exceeded" in str(error) else 422,
-            f"could not read the multipart form: {error}",
+            413 if "Too many" in message or "exceeded" in message else 422,
+            f"could not read the multipart form: {message}",
         ) from error
     uploads = [value for value in form.getlist(field) if isinstance(value, UploadFile)]
     if not uploads:
