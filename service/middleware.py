@@ -10,6 +10,7 @@ import re
 import time
 import uuid
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import metrics
@@ -17,6 +18,7 @@ from service.errors import BodyTooLargeError, send_error
 
 logger = logging.getLogger("service.access")
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+CLIENT_CLOSED_REQUEST = 499  # nginx's status for "the client went away first"
 
 
 class RequestContextMiddleware:
@@ -49,6 +51,10 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except ClientDisconnect:
+            # The client hung up before its body arrived: nobody to answer and nothing broken.
+            # Counted as nginx's 499, not as a 500, so it raises no alarm and logs no error.
+            status = CLIENT_CLOSED_REQUEST
         except Exception as error:
             # A bug, not the client's fault: one log line (the trace only at debug level), a 500
             # that names the request id, and the server carries on.
@@ -100,24 +106,41 @@ class BodyLimitMiddleware:
         limit = self.max_body_bytes
         for name, value in scope["headers"]:
             if name == b"content-length":
-                if not value.isdigit() or int(value) > limit:
+                if not value.isdigit():  # a malformed header is the client's mistake, not a size
+                    await send_error(
+                        send,
+                        400,
+                        f"Content-Length {value.decode('latin-1')!r} is not a number of bytes",
+                        [(b"connection", b"close")],
+                    )
+                    return
+                if int(value) > limit:
                     await send_error(
                         send, 413, BodyTooLargeError(limit).detail, [(b"connection", b"close")]
                     )
                     return
                 break
         received = 0
+        over_limit = False
 
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, over_limit
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    over_limit = True
                     raise BodyTooLargeError(limit)
             return message
 
-        await self.app(scope, counting_receive, send)
+        async def closing_send(message: Message) -> None:
+            # After a chunked body went over the limit, close the connection with the 413;
+            # otherwise the server would go on reading (and discarding) the rest of the upload.
+            if over_limit and message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"connection", b"close")]
+            await send(message)
+
+        await self.app(scope, counting_receive, closing_send)
 
 
 def _request_id(scope: Scope) -> str:
