@@ -135,7 +135,13 @@ class DynamicBatcher:
                 for job in batch:
                     self._run([job])
                 return
-            logger.exception("inference failed")
+            # The request's own log line carries the error; the trace only at debug level.
+            logger.error(
+                "inference failed: %s: %s",
+                type(error).__name__,
+                error,
+                exc_info=logger.isEnabledFor(logging.DEBUG),
+            )
             self._resolve(batch, error=error)
             return
         elapsed = time.perf_counter() - started

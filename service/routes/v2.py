@@ -28,6 +28,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.routing import Match
 
@@ -76,9 +77,18 @@ class V2Route(APIRoute):
                 return _error(error.status_code, str(error.detail), error.headers)
             except RequestValidationError as error:
                 return _error(400, f"invalid request: {error.errors()}")
+            except ClientDisconnect:  # nobody to answer: the request middleware counts it (499)
+                raise
             except Exception as error:  # a bug: log it, and still answer in the protocol's shape
                 request_id = getattr(request.state, "request_id", "?")
-                logger.exception("V2 request %s failed: %s", request_id, error)
+                # One line; the stack trace only at debug level, like the rest of the app.
+                logger.error(
+                    "V2 request %s failed: %s: %s",
+                    request_id,
+                    type(error).__name__,
+                    error,
+                    exc_info=logger.isEnabledFor(logging.DEBUG),
+                )
                 return _error(500, f"internal server error (request id {request_id})")
 
         return v2_handler
