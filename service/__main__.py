@@ -6,6 +6,9 @@ Flags override the HOST, PORT and WORKERS environment variables (see service/set
 from __future__ import annotations
 
 import argparse
+import signal
+import sys
+from types import FrameType
 
 import uvicorn
 
@@ -19,6 +22,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=settings.port)
     parser.add_argument("--workers", type=int, default=settings.workers)
     args = parser.parse_args()
+    # uvicorn shuts down gracefully on SIGTERM (in-flight requests finish), then re-raises the
+    # signal with the handler it found; with the default one the process would die "killed by
+    # SIGTERM" (143) after an orderly shutdown. This handler makes that re-raise an exit 0.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.run(
         "service.app:app",
         host=args.host,
@@ -30,6 +37,10 @@ def main() -> None:
         http="httptools",
         timeout_graceful_shutdown=30,
     )
+
+
+def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
+    sys.exit(0)
 
 
 if __name__ == "__main__":
