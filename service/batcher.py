@@ -91,7 +91,9 @@ class DynamicBatcher:
                 )
             self._jobs.append(job)
             self._queued_images += len(images)
-            self._wakeup.notify()
+            # The worker sleeps only on an empty queue, or while it waits to fill a batch.
+            if len(self._jobs) == 1 or self.max_wait_s:
+                self._wakeup.notify()
         return await job.future
 
     def _take_batch(self) -> list[_Job] | None:

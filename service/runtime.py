@@ -111,7 +111,8 @@ class ModelRuntime:
         return await self.require_ready().submit(digits)
 
 
-def get_runtime(request: Request) -> ModelRuntime:
+async def get_runtime(request: Request) -> ModelRuntime:
+    # async on purpose: FastAPI would run a plain function in its thread pool, a hop per request.
     return request.app.state.runtime
 
 
