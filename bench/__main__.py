@@ -1,0 +1,183 @@
+"""`python -m bench`: the service against its baselines, in one run, on loopback.
+
+Starts each server exactly as users do (`python -m service` on a free 127.0.0.1 port), drives it
+with realistic canvas PNGs (MNIST test digits drawn on 280×280 RGBA canvases) at each concurrency,
+and prints one table. Baselines measured in the same run give the figures meaning on a shared,
+noisy machine: the service with batching off (MAX_BATCH_SIZE=1), and a trivial FastAPI endpoint
+under the same uvicorn (the framework floor).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from bench.loadgen import run_load
+from tests.drawn_digits import draw, to_png
+from tests.servers import free_port, run_server
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+MNIST = Path(os.environ.get("MNIST_DATA_DIR", ROOT.parent / "shared" / "data" / "mnist"))
+
+
+def service(extra_env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    return [sys.executable, "-m", "service"], {"DEVICE": "cpu", **extra_env}
+
+
+def plain_app(module: str) -> tuple[list[str], dict[str, str]]:
+    """A bare FastAPI app under the same uvicorn settings as the service."""
+    uvicorn = ["-m", "uvicorn", f"{module}:app", "--host", "127.0.0.1", "--no-access-log"]
+    return [sys.executable, *uvicorn, "--loop", "uvloop", "--http", "httptools"], {}
+
+
+TARGETS = {
+    "service (batching)": service({}),
+    "service, batching off": service({"MAX_BATCH_SIZE": "1"}),
+    "service, 2 workers": service({"WORKERS": "2"}),
+    "naive one-image-per-forward": plain_app("bench.naive"),
+    "framework floor": plain_app("bench.floor"),
+}
+
+
+def canvases(folder: Path, count: int = 64) -> list[Path]:
+    with gzip.open(MNIST / "t10k-images-idx3-ubyte.gz") as file:
+        images = np.frombuffer(file.read(), np.uint8, offset=16).reshape(-1, 28, 28)
+    rng = np.random.default_rng(0)
+    paths = []
+    for index in range(count):
+        path = folder / f"{index}.png"
+        path.write_bytes(to_png(draw(images[index], rng, "rgba-transparent")))
+        paths.append(path)
+    return paths
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children (uvicorn's workers), in MB."""
+    total = 0
+    for candidate in [pid, *_children(pid)]:
+        try:
+            status = Path(f"/proc/{candidate}/status").read_text()
+        except FileNotFoundError:
+            continue
+        total += next(
+            int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")
+        )
+    return total / 1024
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = (task / "children").read_text().split()
+        for child in map(int, children):
+            found += [child, *_children(child)]
+    return found
+
+
+def measure(name: str, bodies: list[Path], levels: list[int], seconds: float) -> dict:
+    command, env = TARGETS[name]
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    started = time.perf_counter()
+    with run_server(
+        [*command, "--port", str(port)],
+        f"{url}/health",
+        {**env, "HOST": "127.0.0.1"},
+        "bench",
+    ) as (process, _):
+        startup = time.perf_counter() - started
+        run_load(url, bodies, 8, 2)  # warm-up: thread pools, allocator, branch caches
+        results = [run_load(url, bodies, level, seconds) for level in levels]
+        memory = rss_mb(process.pid)
+    return {
+        "name": name,
+        "startup_s": startup,
+        "rss_mb": memory,
+        "results": [asdict(r) | {"rps": r.rps} for r in results],
+    }
+
+
+def table(runs: list[dict]) -> str:
+    lines = [
+        "| server | clients | req/s | p50 ms | p99 ms | errors |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for run in runs:
+        for r in run["results"]:
+            lines.append(
+                f"| {run['name']} | {r['concurrency']} | {r['rps']:,.0f} | "
+                f"{r['p50_ms']:.2f} | {r['p99_ms']:.1f} | {r['errors']} |"
+            )
+    return "\n".join(lines)
+
+
+def ratios(runs: list[dict]) -> str:
+    by_name = {run["name"]: {r["concurrency"]: r for r in run["results"]} for run in runs}
+    lines = []
+    best = by_name.get("service (batching)", {})
+    for level, result in best.items():
+        for baseline in TARGETS:
+            if baseline == "service (batching)":
+                continue
+            other = by_name.get(baseline, {}).get(level)
+            if other and other["rps"]:
+                lines.append(
+                    f"- {level} clients: batching is {result['rps'] / other['rps']:.2f}× "
+                    f"the throughput of '{baseline}'"
+                )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--seconds", type=float, default=10, help="per concurrency level")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 64])
+    parser.add_argument("--targets", nargs="+", default=list(TARGETS), choices=list(TARGETS))
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as folder:
+        bodies = canvases(Path(folder))
+        size = sum(p.stat().st_size for p in bodies) / len(bodies)
+        print(
+            f"{len(bodies)} canvas PNGs (280×280 RGBA, {size / 1024:.1f} KB on average); "
+            f"{args.seconds:g} s per level; {os.cpu_count()} cores; {platform.platform()}"
+        )
+        runs = []
+        for name in args.targets:
+            run = measure(name, bodies, args.concurrency, args.seconds)
+            print(
+                f"{name}: up in {run['startup_s']:.2f} s, RSS after the run {run['rss_mb']:.0f} MB",
+                flush=True,
+            )
+            runs.append(run)
+    print()
+    print(table(runs))
+    print()
+    print(ratios(runs))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / time.strftime("bench-%Y%m%d-%H%M%S.json")
+    out.write_text(
+        json.dumps(
+            {"machine": platform.platform(), "cores": os.cpu_count(), "runs": runs}, indent=2
+        )
+    )
+    print(f"\nraw results: {out}")
+
+
+if __name__ == "__main__":
+    main()
