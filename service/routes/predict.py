@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import numpy as np
 from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
 
 from service import metrics
 from service.inputs import read_image, read_images
@@ -31,6 +32,25 @@ _IMAGE_BODIES = {
 }
 
 
+def _inline_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's JSON schema with its nested models written in place: a body schema here is not
+    registered under components, so a $ref to one (or to a local $defs) would not resolve."""
+    schema = model.model_json_schema()
+    definitions = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return resolve(definitions[ref.removeprefix("#/$defs/")])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    return resolve(schema)
+
+
 def _request_body(field: str, json_model: type[PredictJSON] | type[BatchJSON], many: bool) -> dict:
     file_schema: dict[str, Any] = {"type": "string", "format": "binary"}
     if many:
@@ -39,9 +59,7 @@ def _request_body(field: str, json_model: type[PredictJSON] | type[BatchJSON], m
         "multipart/form-data": {
             "schema": {"type": "object", "required": [field], "properties": {field: file_schema}}
         },
-        "application/json": {
-            "schema": json_model.model_json_schema(ref_template="#/components/schemas/{model}")
-        },
+        "application/json": {"schema": _inline_schema(json_model)},
     }
     if not many:
         content.update(_IMAGE_BODIES)
