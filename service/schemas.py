@@ -20,13 +20,20 @@ class FastJSONResponse(JSONResponse):
         return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
+# A drawn 7 as a 28×28 PNG: the documented examples really predict ("Try it out" answers 7).
+EXAMPLE_IMAGE = (
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAABwAAAAcCAAAAABXZoBIAAAATUlEQVR42s3QMQ4AIAhDUcr"
+    "974wTiQXKjJPx52HU7NhCbmI49ZHEFlHGEtvGpnB1n5KQ8X+SL7BF+gtfYI0Eu4SMDJuEjAVWCRnDrq8HgOgKI18J0GgAAAAASUVORK5CYII="
+)
+
+
 class PredictJSON(BaseModel):
     """One image, as a base64-encoded image file or as a 28×28 grid of pixel values."""
 
     image: str | None = Field(
         None,
         description="base64 of a PNG/JPEG/... file; a data-URL prefix is allowed",
-        examples=["data:image/png;base64,iVBORw0KGgo..."],
+        examples=[EXAMPLE_IMAGE],
     )
     pixels: list[list[float]] | None = Field(
         None,
@@ -37,7 +44,7 @@ class PredictJSON(BaseModel):
 class BatchJSON(BaseModel):
     """Several images; each item is a base64 image string or an object like /predict's body."""
 
-    images: list[str | PredictJSON] = Field(..., min_length=1)
+    images: list[str | PredictJSON] = Field(..., min_length=1, examples=[[EXAMPLE_IMAGE]])
 
 
 class Prediction(BaseModel):

@@ -57,7 +57,13 @@ def _request_body(field: str, json_model: type[PredictJSON] | type[BatchJSON], m
         file_schema = {"type": "array", "items": file_schema}
     content: dict[str, Any] = {
         "multipart/form-data": {
-            "schema": {"type": "object", "required": [field], "properties": {field: file_schema}}
+            # Only the file field: /predict refuses any other part (413, "too many fields").
+            "schema": {
+                "type": "object",
+                "required": [field],
+                "properties": {field: file_schema},
+                "additionalProperties": False,
+            }
         },
         "application/json": {"schema": _inline_schema(json_model)},
     }
