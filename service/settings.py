@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +52,18 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _batch_fits_the_queue(self) -> Settings:
+        # A request's images are queued together; a batch larger than the whole queue would get
+        # "503, retry" forever. Refuse the configuration instead.
+        if self.max_images_per_request > self.max_queue:
+            raise ValueError(
+                f"MAX_IMAGES_PER_REQUEST ({self.max_images_per_request}) is over MAX_QUEUE "
+                f"({self.max_queue}): such a batch could never be queued; lower the first or "
+                "raise the second"
+            )
+        return self
 
 
 @lru_cache
