@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
@@ -36,12 +36,11 @@ from service import metrics, v2_protocol
 from service.batcher import BatcherStoppedError, QueueFullError
 from service.errors import RETRY_AFTER_SECONDS, input_error_status
 from service.preprocessing import InputError
-from service.runtime import ModelRuntime, get_runtime
+from service.runtime import ModelRuntime, Runtime
 from service.schemas import FastJSONResponse
 from service.v2_protocol import MODEL_NAME, MODEL_VERSION, ProtocolError
 
 logger = logging.getLogger(__name__)
-Runtime = Annotated[ModelRuntime, Depends(get_runtime)]
 
 SERVER_NAME = "mnist-digits"
 EXTENSIONS = ["binary_tensor_data", "statistics"]
