@@ -163,15 +163,24 @@ def show_prediction(prediction: api.Prediction, stale: bool = False) -> None:
     )
 
 
+def clear_canvas() -> None:
+    """A fresh canvas: the component has no clear call, but a new key gives an empty one."""
+    st.session_state["canvas_generation"] = st.session_state.get("canvas_generation", 0) + 1
+    st.session_state.pop("drawn", None)
+
+
 def draw_tab(config: api.ApiConfig) -> None:
     canvas_column, result_column = st.columns([1, 1], gap="large")
     with canvas_column:
         stroke_width = st.slider("Stroke width", 6, 40, 18, key="stroke_width", width=canvas.SIZE)
-        pixels = canvas.draw(stroke_width, key="canvas")
+        pixels = canvas.draw(
+            stroke_width, key=f"canvas-{st.session_state.get('canvas_generation', 0)}"
+        )
         with st.container(horizontal=True, vertical_alignment="center", gap="medium"):
             clicked = st.button("Predict", type="primary", key="predict", icon=":material/bolt:")
+            st.button("Clear", key="clear", icon=":material/ink_eraser:", on_click=clear_canvas)
             live = st.toggle("Predict as I draw", key="live")
-        st.caption("Undo, redo and clear: the toolbar at the canvas's top-right corner, on hover.")
+        st.caption("Undo and redo: the toolbar at the canvas's top-right corner, on hover.")
 
     with result_column:
         if imaging.is_blank(pixels):

@@ -59,6 +59,7 @@ class FakeService:
     answer: api.Prediction | api.ApiError = field(default_factory=lambda: confident(3))
     pixels: np.ndarray | None = None
     sent: list[tuple[bytes, str]] = field(default_factory=list)
+    canvas_keys: list[str] = field(default_factory=list)
 
     def get_health(self, config: api.ApiConfig) -> api.Health:
         if isinstance(self.health, api.ApiError):
@@ -72,6 +73,7 @@ class FakeService:
         return self.answer
 
     def draw(self, stroke_width: int, key: str = "canvas") -> np.ndarray | None:
+        self.canvas_keys.append(key)
         return self.pixels
 
 
@@ -287,3 +289,16 @@ def test_upload_is_sent_once(fake: FakeService) -> None:
     at.run()
     assert len(fake.sent) == 1
     assert fake.sent[0] == (data.getvalue(), "image/png")
+
+
+def test_clear_gives_a_fresh_canvas_and_drops_the_old_answer(fake: FakeService) -> None:
+    fake.pixels = canvas_with(ONE)
+    at = run_app()
+    at.button(key="predict").click().run()
+    assert fake.sent and digit_markup(at)
+    first_key = fake.canvas_keys[-1]
+    fake.pixels = None  # the new canvas is empty
+    at.button(key="clear").click().run()
+    assert fake.canvas_keys[-1] != first_key
+    assert not digit_markup(at)
+    assert "Draw a digit" in texts(at.info)
