@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from service import metrics
-from service.inputs import read_image, read_images
+from service.inputs import RawImage, read_image, read_images
 from service.preprocessing import to_png
 from service.runtime import ModelRuntime, Runtime
 from service.schemas import (
@@ -108,6 +108,15 @@ def _answers(
     return answers
 
 
+async def _predict(
+    runtime: ModelRuntime, images: list[RawImage], started: float, include_input: bool
+) -> list[dict[str, Any]]:
+    """Preprocess off the event loop, predict through the shared batcher, build the answers."""
+    digits = await runtime.preprocess(images)
+    probabilities = await runtime.predict(digits)
+    return _answers(runtime, digits, probabilities, started, include_input)
+
+
 IncludeInput = Annotated[
     bool, Query(description="also return the 28×28 image the model saw (base64 PNG)")
 ]
@@ -130,9 +139,8 @@ async def predict(
     started = time.perf_counter()
     runtime.require_ready()
     image = await read_image(request, runtime.settings.max_body_bytes)
-    digits = await runtime.preprocess([image])
-    probabilities = await runtime.predict(digits)
-    return FastJSONResponse(_answers(runtime, digits, probabilities, started, include_input)[0])
+    answers = await _predict(runtime, [image], started, include_input)
+    return FastJSONResponse(answers[0])
 
 
 @router.post(
@@ -153,7 +161,5 @@ async def predict_batch(
     runtime.require_ready()
     settings = runtime.settings
     images = await read_images(request, settings.max_images_per_request, settings.max_body_bytes)
-    digits = await runtime.preprocess(images)
-    probabilities = await runtime.predict(digits)
-    answers = _answers(runtime, digits, probabilities, started, include_input)
+    answers = await _predict(runtime, images, started, include_input)
     return FastJSONResponse({"predictions": answers})
