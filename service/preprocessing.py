@@ -1,6 +1,6 @@
 """Turn any image of a digit into the 28×28 picture MNIST's authors would have made of it.
 
-Pure functions, no HTTP and no torch. The pipeline is MNIST's own normalisation:
+Pure functions of pixels: no HTTP, no model. The pipeline is MNIST's own normalisation:
 decode → grayscale (alpha = background) → white ink on black (inverting dark-on-light) → subtract the
 background → crop to the ink → scale the longer side to 20 px, keeping the aspect ratio, anti-aliased →
 paste into 28×28 so the centre of mass sits at the centre. The result is pixels 0-1; standardising with
