@@ -20,7 +20,6 @@ the same way.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import struct
 import zlib
@@ -30,6 +29,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from service.inputs import base64_file
 from training.model import IMAGE_SIZE
 
 MODEL_NAME = "mnist-cnn"
@@ -283,9 +283,8 @@ def _flatten(data: object) -> list[object]:
 def _from_base64(item: object) -> bytes:
     if not isinstance(item, str):
         raise ProtocolError("input 'image' data must be base64 strings of image files")
-    text = item.partition(",")[2] if item.startswith("data:") else item
     try:
-        return base64.b64decode(text, validate=True)
+        return base64_file(item)
     except (binascii.Error, ValueError) as error:
         raise ProtocolError(
             f"input 'image' holds a string that is not base64 ({error}); in JSON "
