@@ -56,10 +56,17 @@ def draw(digit: np.ndarray, rng: np.random.Generator, style: str | None = None) 
     return Image.merge("RGB", (paper, paper, paper)) if style == "rgb-black-on-white" else paper
 
 
-def to_png(image: Image.Image) -> bytes:
+def encode(image: Image.Image | np.ndarray, fmt: str = "PNG", **save_args: object) -> bytes:
+    """An image (or a uint8 array) as the bytes of an image file: the one encoder the tests share."""
+    if isinstance(image, np.ndarray):
+        image = Image.fromarray(image)
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
+    image.save(buffer, format=fmt, **save_args)
     return buffer.getvalue()
+
+
+def to_png(image: Image.Image | np.ndarray) -> bytes:
+    return encode(image)
 
 
 def drawn_digits(

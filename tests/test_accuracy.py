@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import base64
-import io
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import numpy as np
 import pytest
-from PIL import Image
 
 from tests.conftest import MODEL_PATH
-from tests.drawn_digits import drawn_digits
+from tests.drawn_digits import drawn_digits, encode
 from training.metadata import read_metadata
 
 DRAWN_COUNT = 1000
-
-
-def _png(pixels: np.ndarray) -> str:
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG")
-    return base64.b64encode(buffer.getvalue()).decode()
 
 
 @pytest.mark.slow
@@ -34,7 +26,7 @@ def test_mnist_test_digits_sent_as_pngs_score_like_offline(
     chunks = [range(start, min(start + 64, len(images))) for start in range(0, len(images), 64)]
 
     def predict(chunk: range) -> list[int]:
-        body = {"images": [_png(images[i]) for i in chunk]}
+        body = {"images": [base64.b64encode(encode(images[i])).decode() for i in chunk]}
         response = httpx.post(f"{api_server.url}/predict/batch", json=body, timeout=30)
         response.raise_for_status()
         return [p["digit"] for p in response.json()["predictions"]]

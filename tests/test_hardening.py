@@ -25,16 +25,10 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from tests.drawn_digits import draw
+from tests.drawn_digits import draw, encode
 from tests.servers import LiveServer
 
 MAX_BODY = 5 * 1024 * 1024  # Settings.max_body_bytes' default
-
-
-def encode(image: Image.Image, fmt: str = "PNG", **save_args: object) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, fmt, **save_args)
-    return buffer.getvalue()
 
 
 @pytest.fixture(scope="module")

@@ -25,14 +25,9 @@ from service.preprocessing import (
     preprocess_pixels,
     to_png,
 )
+from tests.drawn_digits import encode
 
 LIMIT = 4096 * 4096
-
-
-def png(image: Image.Image, **save_args: object) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=save_args.pop("format", "PNG"), **save_args)
-    return buffer.getvalue()
 
 
 def canvas_with_bar(top: int, left: int, height: int, width: int, size: int = 280) -> np.ndarray:
@@ -95,7 +90,7 @@ def test_transparent_canvas_with_white_strokes_reads_as_white_on_black() -> None
     alpha = Image.fromarray(canvas_with_bar(40, 120, 200, 30).astype(np.uint8))
     white = Image.new("L", alpha.size, 255)
     rgba = Image.merge("RGBA", (white, white, white, alpha))
-    digit = preprocess_image(png(rgba), LIMIT)
+    digit = preprocess_image(encode(rgba), LIMIT)
     assert digit.max() == pytest.approx(1.0) and digit[0, 0] == 0
     assert bbox(digit)[0] in (20, 21)
 
@@ -106,8 +101,8 @@ def test_transparent_sheet_with_black_ink_reads_the_same() -> None:
     rgba = Image.merge("RGBA", (black, black, black, alpha))
     white = Image.new("L", alpha.size, 255)
     np.testing.assert_allclose(
-        preprocess_image(png(rgba), LIMIT),
-        preprocess_image(png(Image.merge("RGBA", (white,) * 3 + (alpha,))), LIMIT),
+        preprocess_image(encode(rgba), LIMIT),
+        preprocess_image(encode(Image.merge("RGBA", (white,) * 3 + (alpha,))), LIMIT),
         atol=1e-6,
     )
 
@@ -116,8 +111,8 @@ def test_transparent_sheet_with_black_ink_reads_the_same() -> None:
 def test_every_common_format_decodes_to_the_same_digit(fmt: str) -> None:
     image = Image.fromarray(canvas_with_bar(40, 100, 180, 40).astype(np.uint8)).convert("RGB")
     lossy = {"quality": 90} if fmt in ("JPEG", "WEBP") else {}
-    digit = preprocess_image(png(image, format=fmt, **lossy), LIMIT)
-    reference = preprocess_image(png(image), LIMIT)
+    digit = preprocess_image(encode(image, fmt, **lossy), LIMIT)
+    reference = preprocess_image(encode(image), LIMIT)
     assert np.abs(digit - reference).mean() < 0.02
 
 
@@ -137,16 +132,18 @@ def test_every_pixel_mode_is_handled(mode: str) -> None:
     else:
         image = base.convert(mode)
     fmt = "TIFF" if mode in ("CMYK", "F", "I") else "PNG"
-    digit = preprocess_image(png(image, format=fmt, **save_args), LIMIT)
+    digit = preprocess_image(encode(image, fmt, **save_args), LIMIT)
     assert bbox(digit)[0] in (20, 21), mode
 
 
 def test_animated_gif_uses_its_first_frame() -> None:
     first = Image.fromarray(canvas_with_bar(40, 100, 180, 40).astype(np.uint8))
     second = Image.fromarray(canvas_with_bar(100, 20, 40, 240).astype(np.uint8))
-    data = png(first, format="GIF", save_all=True, append_images=[second])
+    data = encode(first, "GIF", save_all=True, append_images=[second])
     assert Image.open(io.BytesIO(data)).n_frames == 2
-    np.testing.assert_allclose(preprocess_image(data, LIMIT), preprocess_image(png(first), LIMIT))
+    np.testing.assert_allclose(
+        preprocess_image(data, LIMIT), preprocess_image(encode(first), LIMIT)
+    )
 
 
 def test_blank_images_have_no_digit() -> None:
@@ -166,7 +163,7 @@ def test_tiny_and_extreme_shapes_either_work_or_fail_cleanly() -> None:
 
 def png_declaring(width: int, height: int) -> bytes:
     """A tiny PNG whose header claims the given size: a decompression bomb's calling card."""
-    data = bytearray(png(Image.new("L", (8, 8))))
+    data = bytearray(encode(Image.new("L", (8, 8))))
     ihdr = data.index(b"IHDR")
     data[ihdr + 4 : ihdr + 12] = struct.pack(">II", width, height)
     data[ihdr + 17 : ihdr + 21] = struct.pack(">I", zlib.crc32(bytes(data[ihdr : ihdr + 17])))
@@ -188,7 +185,7 @@ def test_bytes_that_are_not_an_image_raise_decode_error(data: bytes) -> None:
 
 
 def test_truncated_png_raises_decode_error() -> None:
-    data = png(Image.fromarray(canvas_with_bar(40, 100, 180, 40).astype(np.uint8)))
+    data = encode(Image.fromarray(canvas_with_bar(40, 100, 180, 40).astype(np.uint8)))
     with pytest.raises(ImageDecodeError):
         decode_image(data[: len(data) // 2], LIMIT)
 

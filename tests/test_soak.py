@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import io
 import os
 import time
 import zlib
@@ -25,7 +24,7 @@ import orjson
 import pytest
 from PIL import Image
 
-from tests.drawn_digits import drawn_digits
+from tests.drawn_digits import drawn_digits, encode
 from tests.servers import start_api
 from tests.test_hardening import png_declaring
 
@@ -82,14 +81,8 @@ def rss_bytes(pid: int) -> int:
     raise AssertionError(f"no VmRSS for process {pid}")
 
 
-def png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    return buffer.getvalue()
-
-
 def bad_requests(drawing: bytes) -> list[Request]:
-    blank = png(Image.new("L", (280, 280), 255))
+    blank = encode(Image.new("L", (280, 280), 255))
     truncated = drawing[: len(drawing) // 2]
     bomb = png_declaring(100_000, 100_000, zlib.compress(b"\0" * 1000))
     raw = {"Content-Type": "image/png"}

@@ -5,7 +5,6 @@ same MNIST test digits, with and without the binary tensor extension."""
 from __future__ import annotations
 
 import base64
-import io
 import json
 from collections.abc import Iterator
 
@@ -13,10 +12,10 @@ import httpx
 import numpy as np
 import pytest
 import tritonclient.http as triton
-from PIL import Image
 from tritonclient.utils import InferenceServerException
 
 from service.preprocessing import preprocess_image
+from tests.drawn_digits import encode
 from tests.servers import LiveServer
 
 MODEL = "mnist-cnn"
@@ -30,17 +29,11 @@ def triton_client(api_server: LiveServer) -> Iterator[triton.InferenceServerClie
     tc.close()
 
 
-def _png(image: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 @pytest.fixture(scope="module")
 def samples(mnist_test: tuple[np.ndarray, np.ndarray]) -> tuple[list[bytes], np.ndarray]:
     """64 MNIST test digits as PNG files, and their labels."""
     images, labels = mnist_test
-    return [_png(image) for image in images[:64]], labels[:64]
+    return [encode(image) for image in images[:64]], labels[:64]
 
 
 def _predict(server: LiveServer, pngs: list[bytes]) -> np.ndarray:
