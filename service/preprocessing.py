@@ -17,6 +17,7 @@ import warnings
 import numpy as np
 from PIL import Image, ImageChops
 
+from service.png_decoder import decode_plain_png
 from training.model import IMAGE_SIZE
 
 DIGIT_BOX = 20  # MNIST fits each digit in a 20×20 box inside the 28×28 frame
@@ -56,6 +57,8 @@ def decode_image(data: bytes, max_pixels: int) -> np.ndarray:
         raise ImageDecodeError(
             "the image is empty (0 bytes); send a PNG, JPEG, GIF, BMP, WebP or TIFF file"
         )
+    if (png := decode_plain_png(data, max_pixels)) is not None:
+        return _to_gray(png)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter(

@@ -1,0 +1,56 @@
+"""A fast path for the images clients send most: plain 8-bit PNGs, decoded by libpng (imagecodecs).
+
+Decoding the PNG is the largest cost of a request. imagecodecs' libpng decodes a 280×280 RGBA
+canvas in ~0.45 ms of CPU against Pillow's ~0.72 ms, and it releases the GIL while it works, so the
+event loop and the other threads keep running. Only plain PNGs take this path: 8 bits per channel,
+gray or RGB, with or without an alpha channel, not interlaced, and no tRNS chunk (a transparent
+colour, which Pillow reports as metadata rather than as pixels). PNG is lossless, so both decoders
+give the same pixels; anything else, and anything libpng refuses, is left to Pillow, whose errors
+say what was wrong.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import imagecodecs
+from PIL import Image
+
+_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_MODES = {0: "L", 2: "RGB", 4: "LA", 6: "RGBA"}  # PNG colour type → Pillow mode, at 8 bits
+_CHUNK_HEADER = struct.Struct(">I4s")
+
+
+def decode_plain_png(data: bytes, max_pixels: int) -> Image.Image | None:
+    """The image, or None when the data is not a plain 8-bit PNG of at most `max_pixels`."""
+    mode = _plain_png_mode(data, max_pixels)
+    if mode is None:
+        return None
+    try:
+        pixels = imagecodecs.png_decode(data)
+    except Exception:  # a damaged file: Pillow decodes it again and explains what is wrong
+        return None
+    height, width = pixels.shape[:2]
+    # A view on the decoded array, no copy.
+    return Image.frombuffer(mode, (width, height), pixels, "raw", mode, 0, 1)
+
+
+def _plain_png_mode(data: bytes, max_pixels: int) -> str | None:
+    if not data.startswith(_SIGNATURE) or len(data) < 33 or data[12:16] != b"IHDR":
+        return None
+    width, height, bit_depth, colour_type, _, _, interlace = struct.unpack_from(
+        ">IIBBBBB", data, 16
+    )
+    mode = _MODES.get(colour_type)
+    if bit_depth != 8 or mode is None or interlace or not 0 < width * height <= max_pixels:
+        return None
+    # The chunks before the pixel data: a tRNS chunk among them sends the file to Pillow.
+    offset = 8
+    while offset + 8 <= len(data):
+        length, kind = _CHUNK_HEADER.unpack_from(data, offset)
+        if kind == b"IDAT":
+            return mode
+        if kind == b"tRNS":
+            return None
+        offset += 12 + length  # length, type, data, CRC
+    return None
