@@ -12,6 +12,7 @@ Everything a client can get wrong raises a subclass of `InputError`, and nothing
 from __future__ import annotations
 
 import io
+import math
 import warnings
 
 import numpy as np
@@ -153,7 +154,9 @@ def normalise_digit(gray: np.ndarray) -> np.ndarray:
             "no digit found: the image is blank or too faint; draw or photograph a digit that "
             "stands out from its background"
         )
-    ink_mask = gray > background + NOISE_FRACTION * contrast
+    # An integer threshold keeps the comparison in uint8 (a float would copy the image as float64);
+    # for integer pixels, `> floor(t)` is the same test as `> t`.
+    ink_mask = gray > math.floor(background + NOISE_FRACTION * contrast)
     rows = np.flatnonzero(ink_mask.any(axis=1))
     cols = np.flatnonzero(ink_mask.any(axis=0))
     digit = _fit_box(gray[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
