@@ -5,6 +5,7 @@ uvicorn service.app:app          # or: python -m service
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -37,6 +38,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime.start()
+        # Everything alive now (torch, the app, the model) lives as long as the process: move it out
+        # of the collector's sight, or each full collection rescans ~200k objects (66 ms here).
+        gc.freeze()
         yield
         runtime.stop()
 
