@@ -76,6 +76,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         middleware=middleware,
         default_response_class=FastJSONResponse,
+        # Metrics and logs are ours (/metrics, JSON lines). FastAPI's OpenTelemetry bridge would
+        # otherwise look up the global providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.runtime = runtime
     install_error_handlers(app)
