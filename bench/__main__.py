@@ -123,19 +123,18 @@ def table(runs: list[dict]) -> str:
 
 
 def ratios(runs: list[dict]) -> str:
+    """Each configuration of the service against each baseline, at each concurrency."""
     by_name = {run["name"]: {r["concurrency"]: r for r in run["results"]} for run in runs}
     lines = []
-    best = by_name.get("service (batching)", {})
-    for level, result in best.items():
-        for baseline in TARGETS:
-            if baseline == "service (batching)":
-                continue
-            other = by_name.get(baseline, {}).get(level)
-            if other and other["rps"]:
-                lines.append(
-                    f"- {level} clients: batching is {result['rps'] / other['rps']:.2f}× "
-                    f"the throughput of '{baseline}'"
-                )
+    for name in ("service (batching)", "service, 2 workers"):
+        for level, result in by_name.get(name, {}).items():
+            for baseline in ("service, batching off", "naive one-image-per-forward"):
+                other = by_name.get(baseline, {}).get(level)
+                if other and other["rps"]:
+                    lines.append(
+                        f"- {level} clients: '{name}' is {result['rps'] / other['rps']:.2f}× "
+                        f"the throughput of '{baseline}'"
+                    )
     return "\n".join(lines)
 
 
