@@ -33,6 +33,17 @@ def test_plain_pngs_decode_to_pillows_pixels(mode: str, compress_level: int) -> 
     np.testing.assert_array_equal(np.asarray(image), np.asarray(Image.open(io.BytesIO(data))))
 
 
+def test_a_gamma_chunk_changes_nothing_as_in_pillow() -> None:
+    # Pillow ignores gAMA; a decoder that applied it would read other pixels than Pillow does.
+    data = encode(noise("RGBA"))
+    gamma = b"gAMA" + (100_000).to_bytes(4, "big")  # gamma 1.0: far from the usual 1/2.2
+    chunk = (4).to_bytes(4, "big") + gamma + zlib.crc32(gamma).to_bytes(4, "big")
+    data = data[:33] + chunk + data[33:]  # right after IHDR
+    image = decode_plain_png(data, LIMIT)
+    assert image is not None
+    np.testing.assert_array_equal(np.asarray(image), np.asarray(noise("RGBA")))
+
+
 @pytest.mark.parametrize(
     ("why", "data"),
     [
