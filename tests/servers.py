@@ -18,6 +18,15 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def rss_bytes(pid: int) -> int:
+    """A process's resident memory, from /proc (Linux): how the tests watch for leaks."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmRSS for process {pid}")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -26,7 +26,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from tests.drawn_digits import draw, encode
-from tests.servers import LiveServer
+from tests.servers import LiveServer, rss_bytes
 
 MAX_BODY = 5 * 1024 * 1024  # Settings.max_body_bytes' default
 
@@ -217,13 +217,6 @@ def rgba_zero_bomb(side: int) -> bytes:
     row = b"\0" * (1 + side * 4)  # filter byte + pixels
     idat = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
     return png_declaring(side, side, idat, color_type=6)
-
-
-def rss_bytes(pid: int) -> int:
-    for line in open(f"/proc/{pid}/status").read().splitlines():  # noqa: SIM115 - tiny /proc file
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError(f"no VmRSS for process {pid}")
 
 
 def test_a_decompression_bomb_is_413_without_allocating_its_pixels(api_server: LiveServer) -> None:

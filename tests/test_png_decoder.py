@@ -4,8 +4,8 @@ not leak on damaged files."""
 from __future__ import annotations
 
 import io
+import os
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +13,7 @@ from PIL import Image
 
 from service.png_decoder import decode_plain_png
 from tests.drawn_digits import encode
+from tests.servers import rss_bytes
 
 LIMIT = 4096 * 4096
 CHANNELS = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4}
@@ -83,11 +84,6 @@ def damaged(png: bytes) -> bytes:
     return bytes(data)
 
 
-def resident_bytes() -> int:
-    status = Path("/proc/self/status").read_text()
-    return int(status.split("VmRSS:")[1].split()[0]) * 1024
-
-
 def test_damaged_pngs_do_not_leak_memory() -> None:
     # imagecodecs' libpng decoder leaked ~11 KB on each such file (33 MB here): a client could
     # grow the server without bound by repeating one bad request.
@@ -97,7 +93,7 @@ def test_damaged_pngs_do_not_leak_memory() -> None:
         assert decode_plain_png(data, LIMIT) is None
     for _ in range(200):  # warm up the allocator
         decode_plain_png(bad[0], LIMIT)
-    before = resident_bytes()
+    before = rss_bytes(os.getpid())
     for index in range(3000):
         decode_plain_png(bad[index % 2], LIMIT)
-    assert resident_bytes() - before < 5 * 1024 * 1024
+    assert rss_bytes(os.getpid()) - before < 5 * 1024 * 1024

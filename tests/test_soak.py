@@ -25,7 +25,7 @@ import pytest
 from PIL import Image
 
 from tests.drawn_digits import drawn_digits, encode
-from tests.servers import start_api
+from tests.servers import rss_bytes, start_api
 from tests.test_hardening import png_declaring
 
 # The 20,000 requests take about 50 s here (2 cores shared by client and server). If the
@@ -71,14 +71,6 @@ class Tally:
     transport_errors: list[str] = field(default_factory=list)
     done: int = 0
     rss_after_warmup: int | None = None
-
-
-def rss_bytes(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError(f"no VmRSS for process {pid}")
 
 
 def bad_requests(drawing: bytes) -> list[Request]:
