@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from bench.loadgen import run_load
-from tests.drawn_digits import draw, to_png
-from tests.servers import free_port, run_server
+from devtools.drawn_digits import draw, to_png
+from devtools.servers import free_port, run_server
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 
-from service.schemas import FastJSONResponse
+from service.api.responses import FastJSONResponse
 
 app = FastAPI()
 ANSWER = {"digit": 7, "confidence": 1.0, "probabilities": [0.0] * 7 + [1.0, 0.0, 0.0]}

@@ -15,7 +15,7 @@ import torch
 from fastapi import FastAPI, Request
 from PIL import Image
 
-from training.model import MNIST_MEAN, MNIST_STD, MnistCNN
+from training.model import MnistCNN, standardise
 
 MODEL = MnistCNN()
 MODEL.load_state_dict(torch.load(Path("models/mnist_cnn_model.pth"), weights_only=True))
@@ -39,7 +39,7 @@ def preprocess(data: bytes) -> torch.Tensor:
     top, left = round(float(14 - cy)), round(float(14 - cx))
     top, left = min(max(top, 0), 28 - small.shape[0]), min(max(left, 0), 28 - small.shape[1])
     frame[top : top + small.shape[0], left : left + small.shape[1]] = small
-    return ((torch.from_numpy(frame) / 255 - MNIST_MEAN) / MNIST_STD).view(1, 1, 28, 28)
+    return standardise(torch.from_numpy(frame) / 255).view(1, 1, 28, 28)
 
 
 @app.get("/health")

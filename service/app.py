@@ -1,91 +1,10 @@
-"""The FastAPI application: lifespan (load the model once), middleware, error handlers, routers.
+"""The ASGI application, for `uvicorn service.app:app` (or `python -m service`, which runs it).
 
-uvicorn service.app:app          # or: python -m service
+The app itself is built by service/api/factory.py from the settings in the environment.
 """
 
 from __future__ import annotations
 
-import gc
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
-from fastapi import FastAPI
-from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
-
-from service.errors import install_error_handlers
-from service.logs import configure_logging
-from service.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from service.routes import health, predict, v2
-from service.runtime import ModelRuntime
-from service.schemas import FastJSONResponse
-from service.security import AccessMiddleware
-from service.settings import Settings, get_settings
-
-DESCRIPTION = """
-Reads handwritten digits with a small CNN trained on MNIST. Send a drawing, a photo or a scan of one
-digit, in any common image format: the service normalises it the way MNIST was made (grayscale, white
-on black, cropped, scaled to 20 px, centred by mass in 28×28) and answers with the digit, its
-confidence and all ten probabilities. Errors come as `{"detail": "..."}` saying what to send instead.
-"""
-
-
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or get_settings()
-    configure_logging(settings.log_level)
-    runtime = ModelRuntime(settings)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime.start()
-        # Everything alive now (torch, the app, the model) lives as long as the process: move it out
-        # of the collector's sight, or each full collection rescans ~200k objects (66 ms here).
-        gc.freeze()
-        yield
-        runtime.stop()
-
-    public_paths = {"/health"} | ({"/metrics"} if settings.metrics_public else set())
-    api_key = settings.api_key.get_secret_value() if settings.api_key else None
-    middleware = [
-        Middleware(RequestContextMiddleware, log_requests=settings.log_requests),
-        Middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes),
-    ]
-    if settings.cors_origins:
-        middleware.append(
-            Middleware(
-                CORSMiddleware,
-                allow_origins=settings.cors_origins,
-                allow_methods=["GET", "POST"],
-                allow_headers=["Content-Type", "X-API-Key", "X-Request-ID"],
-            )
-        )
-    if api_key or settings.rate_limit:
-        middleware.append(
-            Middleware(
-                AccessMiddleware,
-                api_key=api_key,
-                public_paths=frozenset(public_paths),
-                rate_limit=settings.rate_limit,
-            )
-        )
-
-    app = FastAPI(
-        title="MNIST digit recognition API",
-        version="1.0.0",
-        description=DESCRIPTION,
-        lifespan=lifespan,
-        middleware=middleware,
-        default_response_class=FastJSONResponse,
-        # Metrics and logs are ours (/metrics, JSON lines). FastAPI's OpenTelemetry bridge would
-        # otherwise look up the global providers on every request.
-        telemetry={"tracing": False, "metrics": False, "logs": False},
-    )
-    app.state.runtime = runtime
-    install_error_handlers(app)
-    app.include_router(health.router)
-    app.include_router(predict.router)
-    app.include_router(v2.router)  # the Open Inference Protocol (KServe V2) beside /predict
-    return app
-
+from service.api.factory import create_app
 
 app = create_app()

@@ -15,7 +15,7 @@ from prometheus_client import (
 )
 
 if TYPE_CHECKING:
-    from service.batcher import DynamicBatcher
+    from service.inference.batcher import DynamicBatcher
 
 disable_created_metrics()  # the *_created series double the output and nobody graphs them
 REGISTRY = CollectorRegistry()

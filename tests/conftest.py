@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from service.app import create_app
+from devtools.servers import LiveServer, start_api
+from service.api.factory import create_app
 from service.settings import Settings
-from tests.servers import LiveServer, start_api
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_PATH = ROOT / "models" / "mnist_cnn_model.pth"

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from service.app import create_app
-from service.runtime import ModelRuntime
+from service.api.factory import create_app
+from service.inference.runtime import ModelRuntime
 
 STUB_ERROR = "stub: a bug in the preprocessing"
 

@@ -9,8 +9,8 @@ import httpx
 import numpy as np
 import pytest
 
+from devtools.drawn_digits import drawn_digits, encode
 from tests.conftest import MODEL_PATH
-from tests.drawn_digits import drawn_digits, encode
 from training.metadata import read_metadata
 
 DRAWN_COUNT = 1000

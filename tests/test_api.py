@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from openapi_spec_validator import validate
 from PIL import Image
 
-from tests.drawn_digits import draw, to_png
+from devtools.drawn_digits import draw, to_png
 
 DIGIT_FIELDS = {"digit", "confidence", "probabilities", "model", "device", "latency_ms"}
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import LiveServer, free_port, run_server
+from devtools.servers import LiveServer, free_port, run_server
 
 pytestmark = pytest.mark.slow
 

@@ -37,8 +37,8 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from devtools.servers import free_port, run_server
 from service.settings import Settings
-from tests.servers import free_port, run_server
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent

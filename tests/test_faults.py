@@ -25,8 +25,8 @@ import torch
 from PIL import Image, ImageDraw
 from pydantic import ValidationError
 
+from devtools.servers import LiveServer, free_port, start_api
 from service.settings import Settings
-from tests.servers import LiveServer, free_port, start_api
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "mnist_cnn_model.pth"

@@ -16,9 +16,9 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from devtools.servers import LiveServer, free_port
 from frontend import canvas
 from frontend import client as api
-from tests.servers import LiveServer, free_port
 from tests.test_frontend_imaging import ONE, SEVEN, canvas_with
 
 APP = Path(__file__).resolve().parent.parent / "frontend" / "app.py"

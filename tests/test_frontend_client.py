@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from devtools.servers import LiveServer, free_port, start_api
 from frontend import client as api
 from frontend import imaging
-from tests.servers import LiveServer, free_port, start_api
 from tests.test_frontend_imaging import ONE, SEVEN, canvas_with
 
 

@@ -25,8 +25,8 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from tests.drawn_digits import draw, encode
-from tests.servers import LiveServer, rss_bytes
+from devtools.drawn_digits import draw, encode
+from devtools.servers import LiveServer, rss_bytes
 
 MAX_BODY = 5 * 1024 * 1024  # Settings.max_body_bytes' default
 

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from service.png_decoder import decode_plain_png
-from tests.drawn_digits import encode
-from tests.servers import rss_bytes
+from devtools.drawn_digits import encode
+from devtools.servers import rss_bytes
+from service.imaging.png_fast import decode_plain_png
 
 LIMIT = 4096 * 4096
 CHANNELS = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4}

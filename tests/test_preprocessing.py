@@ -13,19 +13,21 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
 
-from service.preprocessing import (
+from devtools.drawn_digits import encode
+from service.imaging.decode import decode_image
+from service.imaging.errors import (
     ImageDecodeError,
     ImageTooLargeError,
     InputError,
     NoDigitError,
     PixelsError,
-    decode_image,
+)
+from service.imaging.normalise import (
     normalise_digit,
     preprocess_image,
     preprocess_pixels,
     to_png,
 )
-from tests.drawn_digits import encode
 
 LIMIT = 4096 * 4096
 

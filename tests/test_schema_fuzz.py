@@ -24,7 +24,7 @@ from schemathesis.checks import (
 )
 from schemathesis.specs.openapi.schemas import BaseOpenAPISchema
 
-from service.app import create_app
+from service.api.factory import create_app
 from tests.conftest import make_settings
 
 # FastAPI writes OpenAPI 3.1; schemathesis 3.x reads it behind this switch (JSON Schema 2020-12).

@@ -24,8 +24,8 @@ import orjson
 import pytest
 from PIL import Image
 
-from tests.drawn_digits import drawn_digits, encode
-from tests.servers import rss_bytes, start_api
+from devtools.drawn_digits import drawn_digits, encode
+from devtools.servers import rss_bytes, start_api
 from tests.test_hardening import png_declaring
 
 # The 20,000 requests take about 50 s here (2 cores shared by client and server). If the

@@ -12,8 +12,9 @@ import pytest
 import torch
 
 from tests.conftest import MODEL_PATH, ROOT
+from training.checkpoint import load_checkpoint
 from training.data import DataDirError, load_split
-from training.evaluate import evaluate, load_checkpoint
+from training.evaluate import evaluate
 from training.metadata import read_metadata, sha256_of
 from training.train import RECIPES, train
 
@@ -97,14 +98,14 @@ def test_cli_smoke_run_writes_weights_metadata_and_plot(mnist_dir: Path, tmp_pat
     assert metadata["normalisation"] == {"mean": 0.1307, "std": 0.3081}
     assert len(metadata["confusion_matrix"]) == 10 and len(metadata["per_class_accuracy"]) == 10
     assert (tmp_path / "mnist_cnn_model_confusion.png").read_bytes().startswith(b"\x89PNG")
-    model = load_checkpoint(output, torch.device("cpu"))
+    model, _ = load_checkpoint(output, torch.device("cpu"))
     assert sum(p.numel() for p in model.parameters()) == 21_840
 
 
 def test_committed_model_reaches_the_target_accuracy(splits) -> None:
     _, test_split = splits
     report = evaluate(
-        load_checkpoint(MODEL_PATH, torch.device("cpu")), test_split, torch.device("cpu")
+        load_checkpoint(MODEL_PATH, torch.device("cpu"))[0], test_split, torch.device("cpu")
     )
     assert report.accuracy >= 0.993
     assert min(report.per_class_accuracy) >= 0.97

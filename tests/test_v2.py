@@ -14,9 +14,9 @@ import pytest
 import tritonclient.http as triton
 from tritonclient.utils import InferenceServerException
 
-from service.preprocessing import preprocess_image
-from tests.drawn_digits import encode
-from tests.servers import LiveServer
+from devtools.drawn_digits import encode
+from devtools.servers import LiveServer
+from service.imaging.normalise import preprocess_image
 
 MODEL = "mnist-cnn"
 MAX_PIXELS = 4096 * 4096

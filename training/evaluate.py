@@ -13,8 +13,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from training.checkpoint import ModelLoadError, load_checkpoint
 from training.data import DataDirError, MnistSplit, default_data_dir, load_split
-from training.model import MNIST_MEAN, MNIST_STD, NUM_CLASSES, MnistCNN, resolve_device
+from training.model import NUM_CLASSES, resolve_device, standardise
 
 
 @dataclass(frozen=True)
@@ -31,10 +32,6 @@ class EvalReport:
         )
 
 
-def normalise(images: torch.Tensor) -> torch.Tensor:
-    return (images - MNIST_MEAN) / MNIST_STD
-
-
 @torch.inference_mode()
 def evaluate(
     model: torch.nn.Module, split: MnistSplit, device: torch.device, batch_size: int = 1000
@@ -43,7 +40,7 @@ def evaluate(
     confusion = torch.zeros(NUM_CLASSES, NUM_CLASSES, dtype=torch.int64)
     total_loss = 0.0
     for start in range(0, len(split), batch_size):
-        images = normalise(split.images[start : start + batch_size]).to(device)
+        images = standardise(split.images[start : start + batch_size]).to(device)
         labels = split.labels[start : start + batch_size].to(device)
         logits = model(images)
         total_loss += F.cross_entropy(logits, labels, reduction="sum").item()
@@ -56,14 +53,6 @@ def evaluate(
         per_class_accuracy=(correct / confusion.sum(dim=1).clamp(min=1)).tolist(),
         confusion_matrix=confusion.tolist(),
     )
-
-
-def load_checkpoint(path: Path, device: torch.device) -> MnistCNN:
-    """Load a state_dict saved with torch.save, refusing anything that is not plain tensors."""
-    state = torch.load(path, map_location=device, weights_only=True)
-    model = MnistCNN().to(device)
-    model.load_state_dict(state, strict=True)
-    return model.eval()
 
 
 def format_report(report: EvalReport) -> str:
@@ -139,8 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         device = resolve_device(args.device)
         test = load_split(train=False, data_dir=args.data_dir)
-        model = load_checkpoint(args.checkpoint, device)
-    except (DataDirError, FileNotFoundError, ValueError, RuntimeError) as error:
+        model, _ = load_checkpoint(args.checkpoint, device)
+    except (DataDirError, ModelLoadError, ValueError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     report = evaluate(model, test, device)

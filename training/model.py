@@ -15,6 +15,12 @@ MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
 
 
+def standardise(images: torch.Tensor) -> torch.Tensor:
+    """Pixels 0-1 → the network's input scale. The one place MNIST's mean and std are applied:
+    training, evaluation and the service all call it."""
+    return (images - MNIST_MEAN) / MNIST_STD
+
+
 class MnistCNN(nn.Module):
     """conv(1→10,k5) → pool → ReLU → conv(10→20,k5) → Dropout2d → pool → ReLU → fc 320→50 → fc 50→10.
 

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from training.augment import augment_batch
 from training.augment import settings as augment_settings
 from training.data import DataDirError, MnistSplit, default_data_dir, load_split
-from training.evaluate import EvalReport, evaluate, format_report, normalise, save_confusion_png
+from training.evaluate import EvalReport, evaluate, format_report, save_confusion_png
 from training.metadata import confusion_png_path_for, sha256_of, write_metadata
 from training.model import (
     MNIST_MEAN,
@@ -29,6 +29,7 @@ from training.model import (
     MnistCNN,
     count_parameters,
     resolve_device,
+    standardise,
 )
 
 DEFAULT_OUTPUT = Path("mnist_cnn_model.pth")
@@ -124,7 +125,7 @@ def train(
             images = train_split.images[index]
             if recipe.augment:
                 images = augment_batch(images, generator)
-            images = normalise(images).to(device)
+            images = standardise(images).to(device)
             labels = train_split.labels[index].to(device)
             loss = F.cross_entropy(model(images), labels)
             optimizer.zero_grad(set_to_none=True)

@@ -19,18 +19,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from service.inference.errors import BatcherStoppedError, QueueFullError
+
 logger = logging.getLogger(__name__)
 
 PredictFn = Callable[[np.ndarray], np.ndarray]
 BatchObserver = Callable[[int, float, float], None]  # (images, seconds in the model, oldest wait)
-
-
-class QueueFullError(RuntimeError):
-    """More images are waiting than the queue holds; the client should retry shortly."""
-
-
-class BatcherStoppedError(RuntimeError):
-    """The batcher is shutting down and takes no more work."""
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """The model at run time: loaded once, warmed up, and served through the batcher and a preprocessing pool.
 
-Routes reach it through `get_runtime`; it knows nothing of HTTP.
+The api package holds one ModelRuntime per app and hands it to the routes; this module knows nothing
+of HTTP: when it cannot serve, it raises the errors of service/inference/errors.py.
 """
 
 from __future__ import annotations
@@ -10,20 +11,17 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Annotated
 
 import numpy as np
 import torch
-from fastapi import Depends, Request
 
 from service import metrics
-from service.batcher import DynamicBatcher
-from service.errors import ModelUnavailableError
-from service.inputs import RawImage
-from service.model_loader import ModelInfo, ModelLoadError, load_model
-from service.predictor import Predictor
-from service.preprocessing import preprocess_image, preprocess_pixels
+from service.imaging.normalise import Digits, RawImage, preprocess
+from service.inference.batcher import DynamicBatcher
+from service.inference.errors import ModelUnavailableError
+from service.inference.predictor import Predictor, Probabilities
 from service.settings import Settings
+from training.checkpoint import ModelInfo, ModelLoadError, load_checkpoint
 from training.model import resolve_device
 
 logger = logging.getLogger(__name__)
@@ -50,7 +48,7 @@ class ModelRuntime:
         self._pool = ThreadPoolExecutor(self.settings.preprocess_threads, "preprocess")
         try:
             self.device = resolve_device(self.settings.device)
-            model, self.info = load_model(self.settings.model_path, self.device)
+            model, self.info = load_checkpoint(self.settings.model_path, self.device)
         except (ModelLoadError, ValueError, RuntimeError) as error:
             self.failure = str(error)
             logger.error("model not loaded: %s", error)
@@ -85,36 +83,25 @@ class ModelRuntime:
     def device_name(self) -> str:
         return str(self.device) if self.device else "none"
 
+    @property
+    def model_name(self) -> str:
+        return self.info.name if self.info else ""
+
     def require_ready(self) -> DynamicBatcher:
+        """The batcher, or ModelUnavailableError saying why there is none."""
         if self.batcher is None:
             raise ModelUnavailableError(self.failure or "unknown reason")
         return self.batcher
 
-    async def preprocess(self, images: list[RawImage]) -> np.ndarray:
+    async def preprocess(self, images: list[RawImage]) -> Digits:
         """Decode and normalise off the event loop; (k, 28, 28) digits with pixels 0-1."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, self._preprocess_all, images)
 
-    def _preprocess_all(self, images: list[RawImage]) -> np.ndarray:
+    def _preprocess_all(self, images: list[RawImage]) -> Digits:
         limit = self.settings.max_image_pixels
-        return np.stack(
-            [
-                preprocess_image(image, limit)
-                if isinstance(image, bytes)
-                else preprocess_pixels(image)
-                for image in images
-            ]
-        )
+        return np.stack([preprocess(image, limit) for image in images])
 
-    async def predict(self, digits: np.ndarray) -> np.ndarray:
+    async def predict(self, digits: Digits) -> Probabilities:
         """(k, 10) probabilities for preprocessed digits, through the shared batcher."""
         return await self.require_ready().submit(digits)
-
-
-async def get_runtime(request: Request) -> ModelRuntime:
-    # async on purpose: FastAPI would run a plain function in its thread pool, a hop per request.
-    return request.app.state.runtime
-
-
-# The runtime as a route parameter: `runtime: Runtime`.
-Runtime = Annotated[ModelRuntime, Depends(get_runtime)]

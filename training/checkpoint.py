@@ -1,8 +1,10 @@
-"""Load the checkpoint safely: tensors only (never unpickled code), checked against its metadata."""
+"""Load a checkpoint safely: tensors only (never unpickled code), checked against its metadata.
+
+The one loader for every reader of a `.pth` file: the service at start-up and `training.evaluate`.
+"""
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,8 +12,6 @@ import torch
 
 from training.metadata import read_metadata, sha256_of
 from training.model import MODEL_NAME, MnistCNN, count_parameters
-
-logger = logging.getLogger(__name__)
 
 
 class ModelLoadError(RuntimeError):
@@ -27,8 +27,8 @@ class ModelInfo:
     test_accuracy: float | None
 
 
-def load_model(path: Path, device: torch.device) -> tuple[MnistCNN, ModelInfo]:
-    """Return the model in eval mode on `device`, or raise ModelLoadError naming the file and the fault."""
+def load_checkpoint(path: Path, device: torch.device) -> tuple[MnistCNN, ModelInfo]:
+    """The model in eval mode on `device`, or ModelLoadError naming the file and the fault."""
     if not path.is_file():
         raise ModelLoadError(
             f"model file {path} does not exist; set MODEL_PATH to a trained .pth file"

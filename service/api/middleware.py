@@ -15,7 +15,13 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import metrics
-from service.errors import BodyTooLargeError, send_error
+from service.api.errors import (
+    ApiError,
+    bad_content_length,
+    body_too_large,
+    internal_error,
+    send_refusal,
+)
 
 logger = logging.getLogger("service.access")
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -67,9 +73,7 @@ class RequestContextMiddleware:
                 exc_info=logger.isEnabledFor(logging.DEBUG),
             )
             if not response_started:
-                await send_error(
-                    send_with_id, 500, f"internal server error (request id {request_id})"
-                )
+                await send_refusal(scope, send_with_id, internal_error(request_id))
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
@@ -108,17 +112,11 @@ class BodyLimitMiddleware:
         for name, value in scope["headers"]:
             if name == b"content-length":
                 if not value.isdigit():  # a malformed header is the client's mistake, not a size
-                    await send_error(
-                        send,
-                        400,
-                        f"Content-Length {value.decode('latin-1')!r} is not a number of bytes",
-                        [(b"connection", b"close")],
-                    )
+                    refusal = bad_content_length(value.decode("latin-1"))
+                    await send_refusal(scope, send, refusal, close_connection=True)
                     return
                 if int(value) > limit:
-                    await send_error(
-                        send, 413, BodyTooLargeError(limit).detail, [(b"connection", b"close")]
-                    )
+                    await send_refusal(scope, send, body_too_large(limit), close_connection=True)
                     return
                 break
         received = 0
@@ -131,7 +129,7 @@ class BodyLimitMiddleware:
                 received += len(message.get("body", b""))
                 if received > limit:
                     over_limit = True
-                    raise BodyTooLargeError(limit)
+                    raise ApiError.of(body_too_large(limit))
             return message
 
         async def closing_send(message: Message) -> None:

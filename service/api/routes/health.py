@@ -6,8 +6,9 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from service import metrics
-from service.runtime import Runtime
-from service.schemas import FastJSONResponse, Health
+from service.api.dependencies import Runtime
+from service.api.responses import FastJSONResponse
+from service.api.schemas import Health, ModelSummary
 
 router = APIRouter(tags=["operations"])
 
@@ -19,30 +20,24 @@ router = APIRouter(tags=["operations"])
     responses={503: {"model": Health, "description": "model missing, damaged or still loading"}},
 )
 async def health(runtime: Runtime) -> FastJSONResponse:
-    if not runtime.ready or runtime.info is None:
-        return FastJSONResponse(
-            {
-                "status": "unavailable",
-                "model_loaded": False,
-                "device": runtime.device_name,
-                "model": None,
-                "reason": runtime.failure,
-            },
-            status_code=503,
-        )
     info = runtime.info
+    if not runtime.ready or info is None:
+        unavailable = Health(
+            status="unavailable",
+            model_loaded=False,
+            device=runtime.device_name,
+            model=None,
+            reason=runtime.failure,
+        )
+        return FastJSONResponse(unavailable, status_code=503)
+    model = ModelSummary(
+        name=info.name,
+        sha256=info.sha256,
+        parameters=info.parameters,
+        test_accuracy=info.test_accuracy,
+    )
     return FastJSONResponse(
-        {
-            "status": "ok",
-            "model_loaded": True,
-            "device": runtime.device_name,
-            "model": {
-                "name": info.name,
-                "sha256": info.sha256,
-                "parameters": info.parameters,
-                "test_accuracy": info.test_accuracy,
-            },
-        }
+        Health(status="ok", model_loaded=True, device=runtime.device_name, model=model)
     )
 
 

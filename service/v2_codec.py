@@ -1,7 +1,7 @@
 """The Open Inference Protocol (KServe V2 REST) wire format of this model: requests in, answers out.
 
 Pure functions, no HTTP and no model, so the framing can be read (and tested) on its own; the routes
-are in service/routes/v2.py. What the model takes:
+are in service/api/routes/v2.py. What the model takes:
 
 - `input`, FP32, shape [N, 1, 28, 28] or [N, 784]: digits already normalised the MNIST way (white
   on black, centred in 28x28), pixels **0-1** (divide 0-255 values by 255). The server applies
@@ -29,10 +29,9 @@ from typing import Any
 import numpy as np
 import orjson
 
-from service.inputs import base64_file
-from training.model import IMAGE_SIZE
+from service.imaging.decode import base64_file
+from training.model import IMAGE_SIZE, MODEL_NAME
 
-MODEL_NAME = "mnist-cnn"
 MODEL_VERSION = "1"
 PIXELS = IMAGE_SIZE * IMAGE_SIZE
 OUTPUTS = {"probabilities": "FP32", "digit": "INT64"}

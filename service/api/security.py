@@ -11,7 +11,7 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.errors import send_error
+from service.api.errors import rate_limited, send_refusal, unauthorized
 
 API_KEY_HEADER = b"x-api-key"
 
@@ -37,24 +37,14 @@ class AccessMiddleware:
             await self.app(scope, receive, send)
             return
         if self.api_key is not None and not self._key_matches(scope):
-            await send_error(
-                send,
-                401,
-                "missing or wrong API key; send it in the X-API-Key header",
-                [(b"www-authenticate", b'ApiKey header="X-API-Key"')],
-            )
+            await send_refusal(scope, send, unauthorized())
             return
         if self.limiter and self.rate:
             client = (scope.get("client") or ("unknown", 0))[0]
             if not self.limiter.hit(self.rate, client):
                 reset_at = self.limiter.get_window_stats(self.rate, client).reset_time
                 retry_after = max(1, math.ceil(reset_at - time.time()))
-                await send_error(
-                    send,
-                    429,
-                    f"rate limit of {self.rate} per client exceeded; retry in {retry_after} s",
-                    [(b"retry-after", str(retry_after).encode())],
-                )
+                await send_refusal(scope, send, rate_limited(str(self.rate), retry_after))
                 return
         await self.app(scope, receive, send)
 

@@ -1,4 +1,4 @@
-"""Start the real servers (uvicorn, Streamlit) as processes on free loopback ports, for tests."""
+"""Start the real servers (uvicorn, Streamlit) as processes on free loopback ports, for tests and bench."""
 
 from __future__ import annotations
 

@@ -8,97 +8,37 @@ Seldon and other standard tooling can use the model unchanged.
     POST /v2/models/mnist-cnn[/versions/1]/infer
     GET  /v2/models/mnist-cnn[/versions/1]/stats, /v2/models/stats   Triton-style statistics
 
-The wire format (inputs, outputs, the binary tensor extension) is in service/v2_protocol.py.
+The wire format (inputs, outputs, the binary tensor extension) is in service/v2_codec.py.
 Inference goes through the same runtime as /predict: its preprocessing for `image`, its batcher
 for both.
-Errors on these routes are the protocol's `{"error": "..."}`, not the rest of the app's
-`{"detail": ...}`: `V2Route` turns every exception into that shape. The routes stay out of the
-product's OpenAPI document; the protocol has its own published specification.
+Errors on these routes are the protocol's `{"error": "..."}`: service/api/errors.py renders every
+refusal on a /v2 path in that shape. The routes stay out of the product's OpenAPI document; the
+protocol has its own published specification.
 """
 
 from __future__ import annotations
 
-import logging
 import time
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.requests import ClientDisconnect
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 
-from service import metrics, v2_protocol
-from service.batcher import BatcherStoppedError, QueueFullError
-from service.errors import RETRY_AFTER_SECONDS, input_error_status
-from service.preprocessing import InputError
-from service.runtime import ModelRuntime, Runtime
-from service.schemas import FastJSONResponse
-from service.v2_protocol import MODEL_NAME, MODEL_VERSION, ProtocolError
-
-logger = logging.getLogger(__name__)
+from service import metrics, v2_codec
+from service.api.dependencies import Runtime
+from service.api.errors import RETRY_AFTER_SECONDS
+from service.api.responses import FastJSONResponse
+from service.inference.runtime import ModelRuntime
+from service.v2_codec import MODEL_VERSION, ProtocolError
+from training.model import MODEL_NAME
 
 SERVER_NAME = "mnist-digits"
 EXTENSIONS = ["binary_tensor_data", "statistics"]
 
-
-def _error(status: int, message: str, headers: dict[str, str] | None = None) -> FastJSONResponse:
-    return FastJSONResponse({"error": message}, status_code=status, headers=headers)
-
-
-def _busy(message: str) -> FastJSONResponse:
-    return _error(503, message, {"Retry-After": RETRY_AFTER_SECONDS})
-
-
-class V2Route(APIRoute):
-    """Answers every failure on these routes as `{"error": ...}`, which is what V2 clients parse
-    (tritonclient reads `error` from any non-200 answer), whatever raised it."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def v2_handler(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except ProtocolError as error:
-                return _error(error.status, str(error))
-            except InputError as error:  # the preprocessing's "not an image", "no digit", ...
-                return _error(input_error_status(error), f"input 'image': {error}")
-            except QueueFullError as error:
-                return _busy(f"the server is at capacity ({error}); retry in a second")
-            except BatcherStoppedError as error:
-                return _busy(str(error))
-            except StarletteHTTPException as error:  # model not loaded, body over the limit, ...
-                return _error(error.status_code, str(error.detail), error.headers)
-            except RequestValidationError as error:
-                return _error(400, f"invalid request: {error.errors()}")
-            except ClientDisconnect:  # nobody to answer: the request middleware counts it (499)
-                raise
-            except Exception as error:  # a bug: log it, and still answer in the protocol's shape
-                request_id = getattr(request.state, "request_id", "?")
-                # One line; the stack trace only at debug level, like the rest of the app.
-                logger.error(
-                    "V2 request %s failed: %s: %s",
-                    request_id,
-                    type(error).__name__,
-                    error,
-                    exc_info=logger.isEnabledFor(logging.DEBUG),
-                )
-                return _error(500, f"internal server error (request id {request_id})")
-
-        return v2_handler
-
-
-router = APIRouter(
-    prefix="/v2",
-    route_class=V2Route,
-    include_in_schema=False,
-    default_response_class=FastJSONResponse,
-)
+router = APIRouter(prefix="/v2", include_in_schema=False, default_response_class=FastJSONResponse)
 
 
 @dataclass
@@ -195,7 +135,7 @@ async def all_stats(request: Request) -> dict[str, Any]:
 @router.get(MODEL, dependencies=[Depends(served_model)])
 @router.get(VERSION, dependencies=[Depends(served_model)])
 async def model_metadata() -> dict[str, Any]:
-    return v2_protocol.MODEL_METADATA
+    return v2_codec.MODEL_METADATA
 
 
 @router.get(MODEL + "/ready", dependencies=[Depends(served_model)])
@@ -229,13 +169,13 @@ async def _infer(request: Request, runtime: ModelRuntime, stats: InferStats) -> 
     runtime.require_ready()
     settings = runtime.settings
     started = time.perf_counter_ns()
-    body = v2_protocol.decompress(
+    body = v2_codec.decompress(
         await request.body(), request.headers.get("content-encoding", ""), settings.max_body_bytes
     )
-    payload, binary = v2_protocol.split_body(
+    payload, binary = v2_codec.split_body(
         body, request.headers.get("inference-header-content-length")
     )
-    parsed = v2_protocol.parse_infer_request(payload, binary, settings.max_images_per_request)
+    parsed = v2_codec.parse_infer_request(payload, binary, settings.max_images_per_request)
     digits = parsed.digits
     if digits is None:  # `image`: encoded files, normalised exactly as /predict does
         digits = await runtime.preprocess(parsed.images or [])
@@ -249,7 +189,7 @@ async def _infer(request: Request, runtime: ModelRuntime, stats: InferStats) -> 
 
     started = time.perf_counter_ns()
     metrics.count_predictions(probabilities.argmax(axis=1).tolist())
-    header, binary_out = v2_protocol.encode_response(parsed, probabilities)
+    header, binary_out = v2_codec.encode_response(parsed, probabilities)
     stats.compute_output.add(started)
     if not binary_out:
         return Response(header, media_type="application/json")
@@ -260,13 +200,15 @@ async def _infer(request: Request, runtime: ModelRuntime, stats: InferStats) -> 
     )
 
 
-# Last: any other path under /v2 answers in the protocol's shape too, not with {"detail": ...}.
-@router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"])
-async def unknown(request: Request) -> FastJSONResponse:
+# Last: any other path under /v2 gets a 404 that lists the protocol's endpoints, or a 405.
+@router.api_route(
+    "/{path:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"], response_model=None
+)
+async def unknown(request: Request) -> NoReturn:
     for route in router.routes:
         if route.path != "/v2/{path:path}" and route.matches(request.scope)[0] is Match.PARTIAL:
-            return _error(405, f"{request.method} is not allowed on {request.url.path}")
-    return _error(
+            raise HTTPException(405, f"{request.method} is not allowed on {request.url.path}")
+    raise HTTPException(
         404,
         f"no V2 endpoint at {request.url.path}; this server has /v2, "
         f"/v2/health/live|ready and /v2/models/{MODEL_NAME}[/ready|/infer|/stats]",

@@ -6,7 +6,6 @@ preprocessing's job. Nothing here touches the model.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import re
 from typing import Any
@@ -17,10 +16,9 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
-from service.errors import ApiError
-
-# What a single image may be before preprocessing: an encoded file, or a grid of pixel values.
-RawImage = bytes | list[Any]
+from service.api.errors import ApiError
+from service.imaging.decode import base64_file
+from service.imaging.normalise import RawImage
 
 IMAGE_TYPES = frozenset(
     {
@@ -54,14 +52,6 @@ def _unsupported(request: Request, field: str, json_shape: str) -> ApiError:
     return ApiError(
         415, f"unsupported content type {given!r}; " + ACCEPTED.format(field=field, json=json_shape)
     )
-
-
-def base64_file(text: str) -> bytes:
-    """The bytes of a base64-encoded file, a data-URL prefix allowed; binascii.Error if not base64.
-    Shared with the V2 protocol's BYTES inputs."""
-    if text.startswith("data:"):
-        _, _, text = text.partition(",")
-    return base64.b64decode(text, validate=True)
 
 
 def decode_base64(text: str) -> bytes:
@@ -109,8 +99,7 @@ async def _form_files(request: Request, field: str, max_files: int, max_bytes: i
             max_files=max_files, max_fields=max_files, max_part_size=max_bytes
         )
     except (MultiPartException, HTTPException) as error:
-        # Inside an app, Starlette re-raises the parser's MultiPartException as a bare 400; the
-        # body limit's 413 is an HTTPException too and must pass through unchanged.
+        # Inside an app, Starlette re-raises the parser's MultiPartException as a bare 400.
         if isinstance(error, HTTPException) and error.status_code != 400:
             raise
         message = str(error.detail if isinstance(error, HTTPException) else error)
