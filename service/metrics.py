@@ -36,6 +36,7 @@ REQUEST_LATENCY = Histogram(
     registry=REGISTRY,
 )
 PREDICTIONS = Counter("predictions_total", "Predicted digits", ["digit"], registry=REGISTRY)
+VERDICTS = Counter("verdicts_total", "Answers by verdict", ["verdict"], registry=REGISTRY)
 INFERENCE_SECONDS = Histogram(
     "model_inference_seconds",
     "Time of one batched forward pass",
@@ -66,9 +67,11 @@ def observe_batch(images: int, inference_seconds: float, waited_seconds: float) 
     QUEUE_WAIT.observe(waited_seconds)
 
 
-def count_predictions(digits: list[int]) -> None:
+def count_predictions(digits: list[int], verdicts: list[str] | None = None) -> None:
     for digit in digits:
         _DIGITS[digit].inc()
+    for verdict in verdicts or ():
+        VERDICTS.labels(verdict).inc()
 
 
 def bind_runtime(batcher: DynamicBatcher) -> None:

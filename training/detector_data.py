@@ -39,7 +39,7 @@ class Sizes:
     """How many pictures of each source: the defaults train the committed detector; tests use tiny ones."""
 
     mnist_enlarged: int = 20_000
-    semeion_copies: int = 5
+    semeion_copies: int = 10
     font_digits: int = 8_000
     per_kind: int = 10_000
     check_per_kind: int = 1_000
@@ -89,63 +89,72 @@ def non_digit_inputs(
 
 @dataclass
 class DetectorData:
-    """Inputs (N, 28, 28) pixels 0-1 and targets (N,): 1.0 for a non-digit, 0.0 for a digit.
-    `source` names where each came from, for per-source figures."""
+    """Inputs (N, 28, 28) pixels 0-1; targets (N,): 1.0 for a non-digit, 0.0 for a digit; labels
+    (N,): the digit, -1 for a non-digit; `source` names where each came from."""
 
     inputs: np.ndarray
     targets: np.ndarray
+    labels: np.ndarray
     source: np.ndarray
 
     @staticmethod
-    def join(parts: list[tuple[str, np.ndarray, float]]) -> DetectorData:
+    def join(parts: list[tuple[str, np.ndarray, np.ndarray | None]]) -> DetectorData:
+        """Parts are (source, inputs, digit labels or None for non-digits)."""
         return DetectorData(
             np.concatenate([p for _, p, _ in parts]).astype(np.float32),
-            np.concatenate([np.full(len(p), t, np.float32) for _, p, t in parts]),
+            np.concatenate([np.full(len(p), float(y is None), np.float32) for _, p, y in parts]),
+            np.concatenate(
+                [np.full(len(p), -1, np.int64) if y is None else y for _, p, y in parts]
+            ).astype(np.int64),
             np.concatenate([np.full(len(p), n, dtype=object) for n, p, _ in parts]),
+        )
+
+    def only(self, *sources: str) -> DetectorData:
+        keep = np.isin(self.source, sources)
+        return DetectorData(
+            self.inputs[keep], self.targets[keep], self.labels[keep], self.source[keep]
         )
 
 
 def build(
     split: str,
-    mnist_images: np.ndarray,
-    semeion_images: np.ndarray,
+    mnist: tuple[np.ndarray, np.ndarray],
+    semeion: tuple[np.ndarray, np.ndarray],
     sizes: Sizes,
     seed: int = 0,
     cache: Path | None = None,
     progress: bool = True,
 ) -> DetectorData:
-    """The fit or check set. `mnist_images` (uint8 28×28) and `semeion_images` (uint8 16×16) are
-    the split's own digits (see the module docstring)."""
-    cache = cache if cache is not None else default_cache_dir() / "detector"
+    """The fit or check set. `mnist` (uint8 28×28 images, labels) and `semeion` (uint8 16×16,
+    labels) are the split's own digits (see the module docstring)."""
     if split not in ("fit", "check"):
         raise ValueError(f"unknown split {split!r}; 'fit' or 'check'")
+    cache = cache if cache is not None else default_cache_dir() / "detector"
     fit = split == "fit"
     generators = "fit" if fit else "held_out"  # the check set is drawn by the held-out generators
     rng = np.random.default_rng([seed, 0 if fit else 1])
-    parts: list[tuple[str, np.ndarray, float]] = [
-        ("mnist", mnist_images.astype(np.float32) / 255, 0.0)
+    mnist_images, mnist_labels = mnist
+    parts: list[tuple[str, np.ndarray, np.ndarray | None]] = [
+        ("mnist", mnist_images.astype(np.float32) / 255, mnist_labels)
     ]
-    count = sizes.mnist_enlarged if fit else len(mnist_images)
-    picks = rng.choice(len(mnist_images), size=min(count, len(mnist_images)), replace=False)
-    parts.append(
-        (
-            "mnist enlarged",
-            normalise_all(enlarged(mnist_images[picks], seed + (0 if fit else 7)))[0],
-            0.0,
-        )
-    )
-    copies = sizes.semeion_copies if fit else 2
-    semeion = [normalise_all(semeion_images)[0]]  # as they are: 16×16 scaled up by the service
-    semeion += [
-        normalise_all(enlarged(semeion_images, seed * 100 + copy + (0 if fit else 50), "semeion"))[0]
-        for copy in range(copies)
-    ]
-    parts.append(("semeion", np.concatenate(semeion), 0.0))
-    fonts, _ = font_digits(generators, sizes.font_digits if fit else sizes.check_font_digits, seed)
-    parts.append(("font digits", normalise_all(fonts)[0], 0.0))
+    count = min(sizes.mnist_enlarged if fit else len(mnist_images), len(mnist_images))
+    picks = rng.choice(len(mnist_images), size=count, replace=False)
+    inputs, kept = normalise_all(enlarged(mnist_images[picks], seed + (0 if fit else 7)))
+    parts.append(("mnist enlarged", inputs, mnist_labels[picks][kept]))
+    semeion_images, semeion_labels = semeion
+    inputs, kept = normalise_all(semeion_images)  # as they are: 16×16, scaled up by the service
+    parts.append(("semeion", inputs, semeion_labels[kept]))
+    for copy in range(sizes.semeion_copies if fit else 2):
+        grown = enlarged(semeion_images, seed * 100 + copy + (0 if fit else 50), "semeion")
+        inputs, kept = normalise_all(grown)
+        parts.append(("semeion enlarged", inputs, semeion_labels[kept]))
+    count = sizes.font_digits if fit else sizes.check_font_digits
+    pictures, labels = font_digits(generators, count, seed)
+    inputs, kept = normalise_all(pictures)
+    parts.append(("font digits", inputs, np.asarray(labels)[kept]))
     per_kind = sizes.per_kind if fit else sizes.check_per_kind
     for kind in KINDS:
         parts.append(
-            (kind, non_digit_inputs(kind, generators, per_kind, seed, cache, progress), 1.0)
+            (kind, non_digit_inputs(kind, generators, per_kind, seed, cache, progress), None)
         )
     return DetectorData.join(parts)

@@ -12,11 +12,12 @@ import io
 import warnings
 
 import numpy as np
-from PIL import Image, ImageChops
+from PIL import Image, ImageChops, ImageOps
 
 from service.imaging.errors import ImageDecodeError, ImageTooLargeError, InputError, PixelsError
 from service.imaging.png_fast import decode_plain_png
 
+EXIF_ORIENTATION = 0x0112
 _HIGH_BIT_MODES = {"I;16": 65535.0, "I;16B": 65535.0, "I;16L": 65535.0, "I;16N": 65535.0}
 
 
@@ -50,6 +51,9 @@ def decode_image(data: bytes, max_pixels: int) -> np.ndarray:
                     "send a smaller image (a digit needs no more than a few hundred pixels a side)"
                 )
             image.load()
+            # Phones store a photo as the sensor saw it plus an EXIF tag saying how to turn it.
+            if image.getexif().get(EXIF_ORIENTATION, 1) != 1:
+                image = ImageOps.exif_transpose(image)
             return _to_gray(image)
     except InputError:
         raise

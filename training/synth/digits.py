@@ -30,9 +30,7 @@ def enlarge_mnist(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def _fonts(variant: Variant, hershey: bool) -> list[str | None]:
-    return [
-        f for f in variant.fonts if (f is not None and not f.endswith(".ttf")) is hershey
-    ]
+    return [f for f in variant.fonts if (f is not None and not f.endswith(".ttf")) is hershey]
 
 
 def font_digits(split: str, count: int, seed: int = 0) -> tuple[list[np.ndarray], list[int]]:
@@ -55,9 +53,7 @@ def font_digits(split: str, count: int, seed: int = 0) -> tuple[list[np.ndarray]
     return images, labels
 
 
-def enlarged(
-    digits: np.ndarray, seed: int, source: str = "mnist"
-) -> list[np.ndarray]:
+def enlarged(digits: np.ndarray, seed: int, source: str = "mnist") -> list[np.ndarray]:
     """Each digit enlarged once (MNIST 28×28 or Semeion 16×16), with its own random pen."""
     rng = np.random.default_rng([5_000 if source == "mnist" else 6_000, seed])
     grow = enlarge_mnist if source == "mnist" else enlarge

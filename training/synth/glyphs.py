@@ -87,7 +87,9 @@ def typeset(
 ) -> np.ndarray:
     """`text` typeset in a TrueType font, bold or light, slanted and turned a little; uint8, white on black."""
     side = int(rng.integers(canvas[0], canvas[1] + 1))
-    size = max(12, int(side * rng.uniform(0.35, 0.75)) // 4 * 4)  # few sizes: the font cache stays small
+    size = max(
+        12, int(side * rng.uniform(0.35, 0.75)) // 4 * 4
+    )  # few sizes: the font cache stays small
     face = _truetype(font, size)
     weight = int(rng.choice([0, 0, 0, 1, 2])) * max(1, size // 40)
     left, top, right, bottom = face.getbbox(text, stroke_width=weight)
@@ -108,6 +110,8 @@ def typeset(
         resample=Image.Resampling.BILINEAR,
     )
     image = image.rotate(
-        rng.uniform(-max_rotation, max_rotation), resample=Image.Resampling.BILINEAR, center=(cx, cy)
+        rng.uniform(-max_rotation, max_rotation),
+        resample=Image.Resampling.BILINEAR,
+        center=(cx, cy),
     )
     return np.asarray(image)

@@ -7,6 +7,7 @@ the shape generators); `draw_strokes` fits them into a random box on the canvas.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -96,10 +97,7 @@ def place(
     margin = pen
     span = high - low
     offset = np.array(
-        [
-            rng.uniform(margin, max(margin, canvas - span[i] - margin)) - low[i]
-            for i in range(2)
-        ]
+        [rng.uniform(margin, max(margin, canvas - span[i] - margin)) - low[i] for i in range(2)]
     )
     return [stroke + offset for stroke in scaled], canvas, pen
 
@@ -126,7 +124,7 @@ def draw_strokes(strokes: list[Stroke], rng: np.random.Generator, style: PenStyl
         points = stroke * SUPERSAMPLE
         if style.pressure and len(points) > 2:
             widths = pen * SUPERSAMPLE * (0.55 + 0.9 * _smooth_noise(len(points), rng, 0.5)[:, 0])
-            for (a, b), width in zip(zip(points[:-1], points[1:], strict=True), widths, strict=False):
+            for (a, b), width in zip(pairwise(points), widths, strict=False):
                 radius = max(1.0, abs(width)) / 2
                 draw.line([tuple(a), tuple(b)], fill=ink, width=max(1, round(2 * radius)))
                 draw.ellipse([b[0] - radius, b[1] - radius, b[0] + radius, b[1] + radius], fill=ink)

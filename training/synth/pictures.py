@@ -13,13 +13,17 @@ def _smooth_field(rng: np.random.Generator, side: int, scale: int) -> np.ndarray
     """Random smooth values 0-1 (value noise): a coarse grid upsampled bicubically."""
     coarse = rng.random((scale, scale)).astype(np.float32)
     field = np.asarray(
-        Image.fromarray((coarse * 255).astype(np.uint8)).resize((side, side), Image.Resampling.BICUBIC),
+        Image.fromarray((coarse * 255).astype(np.uint8)).resize(
+            (side, side), Image.Resampling.BICUBIC
+        ),
         dtype=np.float32,
     )
     return field / 255
 
 
-def filled_shapes(rng: np.random.Generator, side: int, count: tuple[int, int] = (1, 5)) -> np.ndarray:
+def filled_shapes(
+    rng: np.random.Generator, side: int, count: tuple[int, int] = (1, 5)
+) -> np.ndarray:
     image = Image.new("L", (side, side), 0)
     draw = ImageDraw.Draw(image)
     for _ in range(int(rng.integers(*count))):

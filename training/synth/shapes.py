@@ -15,7 +15,9 @@ from training.synth.pen import Stroke
 ShapeFn = Callable[[np.random.Generator], list[Stroke]]
 
 
-def _arc(cx: float, cy: float, rx: float, ry: float, start: float, end: float, n: int = 32) -> Stroke:
+def _arc(
+    cx: float, cy: float, rx: float, ry: float, start: float, end: float, n: int = 32
+) -> Stroke:
     t = np.linspace(start, end, n)
     return np.stack([cx + rx * np.cos(t), cy + ry * np.sin(t)], axis=1)
 
@@ -154,9 +156,7 @@ def moon(rng: np.random.Generator) -> list[Stroke]:
 def smiley(rng: np.random.Generator) -> list[Stroke]:
     face = _arc(0, 0, 1, rng.uniform(0.9, 1.1), 0, 2 * np.pi, 48)
     eye = rng.uniform(0.06, 0.14)
-    eyes = [
-        _arc(x, -0.3, eye, eye * rng.uniform(1, 1.8), 0, 2 * np.pi, 12) for x in (-0.35, 0.35)
-    ]
+    eyes = [_arc(x, -0.3, eye, eye * rng.uniform(1, 1.8), 0, 2 * np.pi, 12) for x in (-0.35, 0.35)]
     mood = rng.choice([-1.0, 1.0, 0.0])
     if mood == 0:
         mouth = np.array([[-0.45, 0.45], [0.45, 0.45]])
@@ -185,7 +185,9 @@ def sun(rng: np.random.Generator) -> list[Stroke]:
     rays = int(rng.integers(6, 13))
     strokes = [_arc(0, 0, r, r, 0, 2 * np.pi, 32)]
     for t in np.arange(rays) * 2 * np.pi / rays:
-        strokes.append(np.array([[1.25 * r * np.cos(t), 1.25 * r * np.sin(t)], [np.cos(t), np.sin(t)]]))
+        strokes.append(
+            np.array([[1.25 * r * np.cos(t), 1.25 * r * np.sin(t)], [np.cos(t), np.sin(t)]])
+        )
     return strokes
 
 
@@ -210,7 +212,10 @@ def tree(rng: np.random.Generator) -> list[Stroke]:
             points.append((0.15 + 0.2 * (i + 1) / layers, y - 0.05))
         right = np.array(points)
         left = right[::-1] * np.array([-1, 1])
-        return [np.concatenate([right, left]), np.array([[-0.12, 0.55], [-0.12, 1], [0.12, 1], [0.12, 0.55]])]
+        return [
+            np.concatenate([right, left]),
+            np.array([[-0.12, 0.55], [-0.12, 1], [0.12, 1], [0.12, 0.55]]),
+        ]
     crown = _arc(0, -0.3, 0.7, 0.6, 0.6 * np.pi, 2.4 * np.pi, 40)
     return [crown, np.array([[-0.15, 0.25], [-0.15, 1]]), np.array([[0.15, 0.25], [0.15, 1]])]
 
@@ -232,13 +237,18 @@ def cloud(rng: np.random.Generator) -> list[Stroke]:
     for i in range(bumps):
         t0 = np.pi + i * np.pi / bumps
         centre = (np.cos(t0 + np.pi / (2 * bumps)) * 0.7, np.sin(t0 + np.pi / (2 * bumps)) * 0.35)
-        points.append(_arc(centre[0], centre[1], 0.3, 0.3, np.pi + 0.3, 2 * np.pi - 0.3, 10) + [0, 0])
+        points.append(_arc(centre[0], centre[1], 0.3, 0.3, np.pi + 0.3, 2 * np.pi - 0.3, 10))
     top = np.concatenate(points)
     return [np.concatenate([top, np.array([[0.9, 0.25], [-0.9, 0.25], top[0]])])]
 
 
 def fish(rng: np.random.Generator) -> list[Stroke]:
-    body = np.concatenate([_arc(0, 0.35, 0.9, 0.75, -0.75 * np.pi, -0.25 * np.pi, 20), _arc(0, -0.35, 0.9, 0.75, 0.25 * np.pi, 0.75 * np.pi, 20)])
+    body = np.concatenate(
+        [
+            _arc(0, 0.35, 0.9, 0.75, -0.75 * np.pi, -0.25 * np.pi, 20),
+            _arc(0, -0.35, 0.9, 0.75, 0.25 * np.pi, 0.75 * np.pi, 20),
+        ]
+    )
     tail = np.array([[-0.62, 0.05], [-1, -0.35], [-1, 0.35], [-0.62, -0.05]])
     eye = _arc(0.4, -0.08, 0.06, 0.06, 0, 2 * np.pi, 8)
     return [body, tail, eye]
@@ -246,18 +256,41 @@ def fish(rng: np.random.Generator) -> list[Stroke]:
 
 def envelope(rng: np.random.Generator) -> list[Stroke]:
     h = rng.uniform(0.5, 0.8)
-    return [_closed([(-1, -h), (1, -h), (1, h), (-1, h)]), np.array([[-1, -h], [0, rng.uniform(-0.1, 0.3)], [1, -h]])]
+    return [
+        _closed([(-1, -h), (1, -h), (1, h), (-1, h)]),
+        np.array([[-1, -h], [0, rng.uniform(-0.1, 0.3)], [1, -h]]),
+    ]
 
 
 def car(rng: np.random.Generator) -> list[Stroke]:
-    body = np.array([[-1, 0.3], [-1, -0.1], [-0.5, -0.15], [-0.3, -0.55], [0.35, -0.55], [0.55, -0.15], [1, -0.1], [1, 0.3], [-1, 0.3]])
-    return [body, _arc(-0.5, 0.35, 0.2, 0.2, 0, 2 * np.pi, 16), _arc(0.5, 0.35, 0.2, 0.2, 0, 2 * np.pi, 16)]
+    body = np.array(
+        [
+            [-1, 0.3],
+            [-1, -0.1],
+            [-0.5, -0.15],
+            [-0.3, -0.55],
+            [0.35, -0.55],
+            [0.55, -0.15],
+            [1, -0.1],
+            [1, 0.3],
+            [-1, 0.3],
+        ]
+    )
+    return [
+        body,
+        _arc(-0.5, 0.35, 0.2, 0.2, 0, 2 * np.pi, 16),
+        _arc(0.5, 0.35, 0.2, 0.2, 0, 2 * np.pi, 16),
+    ]
 
 
 def cat_face(rng: np.random.Generator) -> list[Stroke]:
     face = _arc(0, 0.1, 0.9, 0.75, -0.35 * np.pi, 1.35 * np.pi, 36)
-    ears = np.array([[-0.7, -0.35], [-0.65, -1], [-0.2, -0.62], [0.2, -0.62], [0.65, -1], [0.7, -0.35]])
-    whiskers = [np.array([[s * 0.25, 0.25], [s * 1.1, 0.15 + d]]) for s in (-1, 1) for d in (-0.1, 0.15)]
+    ears = np.array(
+        [[-0.7, -0.35], [-0.65, -1], [-0.2, -0.62], [0.2, -0.62], [0.65, -1], [0.7, -0.35]]
+    )
+    whiskers = [
+        np.array([[s * 0.25, 0.25], [s * 1.1, 0.15 + d]]) for s in (-1, 1) for d in (-0.1, 0.15)
+    ]
     eyes = [_arc(x, -0.1, 0.08, 0.1, 0, 2 * np.pi, 10) for x in (-0.35, 0.35)]
     return [face, ears, *whiskers, *eyes]
 
