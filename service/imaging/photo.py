@@ -144,5 +144,8 @@ def clean_photo(gray: np.ndarray, dark_ink: bool) -> np.ndarray:
     ink = np.clip((darkness - noise) / (strongest - noise), 0, 1)
     ink = (ink * 255).astype(np.uint8)
     ink, mask = _remove_lines(ink, ink > INK_LEVEL)
-    faint_dropped = np.where(ink > NOISE_LEVEL, ink, 0).astype(np.uint8)
-    return _drop_specks(faint_dropped, mask)
+    kept = _drop_specks(ink, mask) > INK_LEVEL
+    # The strokes' soft edges stay; faint marks anywhere else (line remnants, texture) go, since
+    # the crop to the digit would count them.
+    near_strokes = ndimage.binary_dilation(kept, np.ones((3, 3)), iterations=2)
+    return np.where(near_strokes & (ink > NOISE_LEVEL), ink, 0).astype(np.uint8)
