@@ -26,6 +26,7 @@ PAPER_WINDOW = (
 )
 # A clean image has most of its background at one value; a photo's paper never does.
 CLEAN_SHARE = 0.6
+MIN_PHOTO_SIDE = 32  # in the background sample: smaller pictures are MNIST-like inputs, not photos
 NEAR_BACKGROUND = 3  # grey levels
 LINE_SPAN = 0.6  # a ruled line crosses at least this share of the picture
 LINE_THICKNESS = 0.05  # ... and is at most this share of the picture thick
@@ -37,8 +38,20 @@ NOISE_LEVEL = 24  # fainter than this is paper texture or noise
 
 
 def looks_like_photo(sample: np.ndarray, background: float) -> bool:
-    """Whether a grid sample of a picture's pixels has a noisy or shaded background."""
-    near = np.abs(sample.astype(np.int16) - round(background)) <= NEAR_BACKGROUND
+    """Whether a grid sample of a picture's pixels shows paper rather than a flat background.
+
+    Only the pixels on the paper's side of the midway grey are judged, so the amount of ink does
+    not matter: in a drawing or a scan nearly all of them sit at the background value; on a photo
+    of paper (noise, texture, shading) they spread."""
+    if min(sample.shape) < MIN_PHOTO_SIDE:
+        return False
+    values = sample.astype(np.int16)
+    far = int(values.min()) if background > 127 else int(values.max())
+    midway = (background + far) / 2
+    paper = values[values > midway] if background > 127 else values[values < midway]
+    if paper.size == 0:
+        return False
+    near = np.abs(paper - round(background)) <= NEAR_BACKGROUND
     return float(near.mean()) < CLEAN_SHARE
 
 
