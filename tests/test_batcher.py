@@ -77,7 +77,9 @@ def test_a_lone_request_runs_at_once_and_gets_its_own_rows() -> None:
 def test_requests_that_arrive_during_a_forward_pass_form_the_next_batch() -> None:
     model = GatedModel()
     observed: list[int] = []
-    batcher = DynamicBatcher(model, on_batch=lambda images, seconds, waited: observed.append(images))
+    batcher = DynamicBatcher(
+        model, on_batch=lambda images, seconds, waited: observed.append(images)
+    )
     batcher.start()
 
     async def scenario() -> None:

@@ -298,6 +298,7 @@ def test_binary_data_output_asks_for_every_output_in_binary() -> None:
     request = parse_infer_request(payload, b"", 64)
     assert request.outputs == {"probabilities": True, "digit": True}
     header, binary = encode_response(request, probabilities_of(2))
+    assert all("data" not in output for output in orjson.loads(header)["outputs"])
     assert len(binary) == 10 * 4 + 8
     probabilities = np.frombuffer(binary[:40], "<f4")
     assert probabilities.argmax() == 2 and np.frombuffer(binary[40:], "<i8").tolist() == [2]
