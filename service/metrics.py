@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from prometheus_client import (
@@ -17,7 +18,7 @@ from prometheus_client import (
 if TYPE_CHECKING:
     from service.inference.batcher import DynamicBatcher
 
-disable_created_metrics()  # the *_created series double the output and nobody graphs them
+disable_created_metrics()  # type: ignore[no-untyped-call]  # the *_created series double the output and nobody graphs them
 REGISTRY = CollectorRegistry()
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -67,10 +68,10 @@ def observe_batch(images: int, inference_seconds: float, waited_seconds: float) 
     QUEUE_WAIT.observe(waited_seconds)
 
 
-def count_predictions(digits: list[int], verdicts: list[str] | None = None) -> None:
+def count_predictions(digits: list[int], verdicts: Sequence[str] = ()) -> None:
     for digit in digits:
         _DIGITS[digit].inc()
-    for verdict in verdicts or ():
+    for verdict in verdicts:
         VERDICTS.labels(verdict).inc()
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import binascii
 import struct
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,7 +114,10 @@ def split_body(body: bytes, header_length: str | None) -> tuple[dict[str, Any], 
         payload = orjson.loads(json_part)
     except orjson.JSONDecodeError as error:
         # JSON followed by binary tensors, sent without the header that says where the JSON ends.
-        trailing = header_length is None and "trailing" in str(error)
+        # (orjson says "unexpected content after document"; older releases said "trailing".)
+        trailing = header_length is None and any(
+            words in str(error) for words in ("after document", "trailing")
+        )
         hint = " (binary data needs Inference-Header-Content-Length)" if trailing else ""
         raise ProtocolError(f"the inference request is not valid JSON ({error}){hint}") from error
     if not isinstance(payload, dict):
@@ -342,13 +346,13 @@ def encode_bytes_tensor(items: list[bytes]) -> bytes:
 
 
 def encode_response(
-    request: InferRequest, probabilities: np.ndarray, digits: list[int], verdicts: list[str]
+    request: InferRequest, probabilities: np.ndarray, digits: list[int], verdicts: Sequence[str]
 ) -> tuple[bytes, bytes]:
     """The response's JSON header and the binary data that follows it (empty when none asked)."""
     tensors: dict[str, np.ndarray | list[str]] = {
         "probabilities": probabilities.astype("<f4", copy=False),
         "digit": np.asarray(digits, dtype="<i8"),
-        "verdict": verdicts,
+        "verdict": list(verdicts),
     }
     outputs, binary = [], []
     for name, as_binary in request.outputs.items():

@@ -34,4 +34,5 @@ class NotDigitNet(nn.Module):
         x = F.relu(F.max_pool2d(self.conv2(x), 2))
         x = F.relu(self.fc1(torch.flatten(x, 1)))
         x = F.dropout(x, p=self.dropout, training=self.training)
-        return self.fc2(x).squeeze(1)
+        logits: torch.Tensor = self.fc2(x).squeeze(1)
+        return logits

@@ -67,7 +67,8 @@ def _cached(
     digest = hashlib.sha1(json.dumps({**key, "v": CACHE_VERSION}, sort_keys=True).encode())
     path = cache / f"synth-{digest.hexdigest()[:16]}.npy"
     if path.is_file():
-        return np.load(path)
+        cached: np.ndarray = np.load(path)
+        return cached
     array = make()
     cache.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial.npy")

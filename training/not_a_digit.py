@@ -98,7 +98,7 @@ def train_detector(
                 model(standardise(batch)), targets[index], weight=weights[index]
             )
             optimiser.zero_grad(set_to_none=True)
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]  # torch leaves it unannotated
             optimiser.step()
             schedule.step()
             total += loss.item()

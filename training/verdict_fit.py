@@ -95,10 +95,10 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     def loss() -> torch.Tensor:
         optimiser.zero_grad()
         value = F.cross_entropy(x / log_t.exp(), y)
-        value.backward()
+        value.backward()  # type: ignore[no-untyped-call]  # torch leaves it unannotated
         return value
 
-    optimiser.step(loss)
+    optimiser.step(loss)  # type: ignore[no-untyped-call]
     return float(log_t.exp().item())
 
 

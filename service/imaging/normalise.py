@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from service.imaging.decode import decode_image, pixels_to_gray
+from service.imaging.decode import Gray, decode_image, pixels_to_gray
 from service.imaging.errors import NoDigitError, PixelsError
 from service.imaging.photo import clean_photo, looks_like_photo
 from training.model import IMAGE_SIZE
@@ -39,7 +39,7 @@ MIN_CONTRAST = 24
 BACKGROUND_SAMPLES = 4096
 
 
-def normalise_digit(gray: np.ndarray) -> np.ndarray:
+def normalise_digit(gray: Gray) -> npt.NDArray[np.float32]:
     """MNIST's normalisation of a grayscale uint8 image (any size) → (28, 28) float32, pixels 0-1."""
     sample = _background_sample(gray)
     background = float(np.median(sample))
@@ -69,14 +69,14 @@ def normalise_digit(gray: np.ndarray) -> np.ndarray:
     return _centre_by_mass(digit)
 
 
-def _background_sample(gray: np.ndarray) -> np.ndarray:
+def _background_sample(gray: Gray) -> Gray:
     """Pixels on a grid, for the background level: the median, not the mean, since ink may cover
     a good part of the image without moving it."""
     step = max(1, int(np.sqrt(gray.size / BACKGROUND_SAMPLES)))
     return gray[::step, ::step]
 
 
-def _fit_box(ink: np.ndarray) -> np.ndarray:
+def _fit_box(ink: Gray) -> npt.NDArray[np.float32]:
     """Scale uint8 ink so the longer side is 20 px, keeping the aspect ratio; anti-aliased
     (Lanczos). Returns float32 0-255."""
     height, width = ink.shape
@@ -88,7 +88,7 @@ def _fit_box(ink: np.ndarray) -> np.ndarray:
     return np.asarray(resized, dtype=np.float32)
 
 
-def _centre_by_mass(digit: np.ndarray) -> np.ndarray:
+def _centre_by_mass(digit: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     """Paste into a 28×28 frame so the centre of mass lands on the frame's centre (14, 14)."""
     frame = np.zeros((IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
     total = digit.sum()

@@ -22,11 +22,9 @@ class Predictor:
     ) -> None:
         # Channels-last lets oneDNN run the convolutions without converting layouts on every call:
         # half the CPU time of a batch of 16-64 (measured in docs/PERFORMANCE.md).
-        self.model = model.eval().to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        self.model = model.eval().to(memory_format=torch.channels_last)
         self.detector = (
-            detector.eval().to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-            if detector is not None
-            else None
+            detector.eval().to(memory_format=torch.channels_last) if detector is not None else None
         )
         self.device = device
 

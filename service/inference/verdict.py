@@ -116,7 +116,7 @@ class VerdictPolicy:
         verdicts = np.full(len(outputs), "digit", dtype=object)
         if self.enabled:
             verdicts[confidence < self.unsure_below] = "unsure"
-            if self.uses_detector:
+            if self.enabled and self.not_a_digit_above is not None:
                 verdicts[outputs[:, NUM_CLASSES] > self.not_a_digit_above] = "not_a_digit"
         if several is not None:
             verdicts[several] = "several_digits"

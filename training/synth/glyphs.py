@@ -95,7 +95,7 @@ def typeset(
     left, top, right, bottom = face.getbbox(text, stroke_width=weight)
     width, height = right - left, bottom - top
     pad = max(width, height) // 2 + 4
-    image = Image.new("L", (width + 2 * pad, height + 2 * pad), 0)
+    image = Image.new("L", (round(width + 2 * pad), round(height + 2 * pad)), 0)
     ink = int(rng.integers(190, 256))
     ImageDraw.Draw(image).text(
         (pad - left, pad - top), text, font=face, fill=ink, stroke_width=weight, stroke_fill=ink
