@@ -39,7 +39,7 @@ class Sizes:
     """How many pictures of each source: the defaults train the committed detector; tests use tiny ones."""
 
     mnist_enlarged: int = 20_000
-    semeion_copies: int = 10
+    semeion_copies: int = 5
     font_digits: int = 8_000
     per_kind: int = 10_000
     check_per_kind: int = 1_000

@@ -29,6 +29,7 @@ CLEAN_SHARE = 0.6
 MIN_PHOTO_SIDE = 32  # in the background sample: smaller pictures are MNIST-like inputs, not photos
 NEAR_BACKGROUND = 3  # grey levels
 LINE_SPAN = 0.6  # a ruled line crosses at least this share of the picture
+RUN_SHARE = 0.1  # ... in straight thin runs at least this share of the picture long
 LINE_THICKNESS = 0.05  # ... and is at most this share of the picture thick
 SPECK_SHARE = 0.02  # pieces with less ink than this share of the largest piece are specks
 HEAVY_SHARE = 0.25  # pieces this heavy stay wherever they are
@@ -86,7 +87,7 @@ def _remove_lines(ink: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.nda
     for axis in (0, 1):  # 0: horizontal lines (along the rows), 1: vertical ones
         span = width if axis == 0 else height
         across = height if axis == 0 else width
-        length = max(8, round(span * LINE_SPAN / 3))
+        length = max(8, round(span * RUN_SHARE))
         along = (1, length) if axis == 0 else (length, 1)
         # Tolerate a slight tilt: thicken the mask across the line before looking for long runs.
         tilt = (3, 1) if axis == 0 else (1, 3)
@@ -94,14 +95,17 @@ def _remove_lines(ink: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.nda
         labels, count = ndimage.label(runs)
         if not count:
             continue
-        lines = np.zeros_like(mask)
+        thin_runs = np.zeros_like(mask)
         for index, piece in enumerate(ndimage.find_objects(labels), start=1):
-            extent = piece[1] if axis == 0 else piece[0]
             thickness = piece[0] if axis == 0 else piece[1]
-            long_enough = extent.stop - extent.start >= LINE_SPAN * span
-            thin = thickness.stop - thickness.start <= max(4, LINE_THICKNESS * across) + 2
-            if long_enough and thin:
-                lines[piece] |= labels[piece] == index
+            if thickness.stop - thickness.start <= max(4, LINE_THICKNESS * across) + 2:
+                thin_runs[piece] |= labels[piece] == index
+        # A ruled line is a row of thin runs across most of the picture, even where shadow or a
+        # crossing digit breaks it into pieces (a few rows together, for a slight tilt).
+        near_rows = ndimage.maximum_filter1d(thin_runs, size=5, axis=axis)
+        coverage = near_rows.mean(axis=1 - axis)
+        on_a_line = coverage >= LINE_SPAN
+        lines = thin_runs & (on_a_line[:, None] if axis == 0 else on_a_line[None, :])
         if not lines.any():
             continue
         band = lines & mask
