@@ -179,15 +179,16 @@ def load_data(
 def format_fit(verdict: VerdictFit) -> str:
     lines = [
         f"temperature {verdict.temperature:.3f}; not_a_digit above detector logit "
-        f"{verdict.not_a_digit_above:.3f}; unsure below confidence {verdict.unsure_below:.3f}",
+        f"{verdict.not_a_digit_above:.3f}, unsure above {verdict.doubt_above:.3f}; "
+        f"unsure below confidence {verdict.unsure_below:.3f}",
         f"{'check set':<20} {'count':>6} {'not_a_digit':>12} {'unsure':>8} {'right':>8} {'ECE before':>11} {'after':>7}",
     ]
     for name, figure in verdict.check_figures.items():
-        digit = "unsure" in figure
+        digit = "right_when_digit" in figure
         lines.append(
-            f"{name:<20} {figure['count']:>6} {figure['not_a_digit']:>12.2%} "
+            f"{name:<20} {figure['count']:>6} {figure['not_a_digit']:>12.2%} {figure['unsure']:>8.2%} "
             + (
-                f"{figure['unsure']:>8.2%} {figure['right_when_digit']:>8.2%} "
+                f"{figure['right_when_digit']:>8.2%} "
                 f"{verdict.ece_before[name]:>11.4f} {verdict.ece_after[name]:>7.4f}"
                 if digit
                 else ""

@@ -12,6 +12,8 @@ generators), never on MNIST test or Semeion lines 1,001–1,593.
 - not_a_digit_above: the detector logit above which a picture is refused; the lowest value that
   refuses at most `refusal` of each family of handwritten check digits (MNIST's writers and
   Semeion's, separately).
+- doubt_above: the laxer of the two families' bars: between it and not_a_digit_above a picture is
+  answered "unsure" (never a confident digit).
 - unsure_below: the calibrated confidence below which a digit is answered as "unsure"; the lowest
   value at which the answers left as "digit" on the MNIST-like check digits are right at least
   `precision` of the time.
@@ -41,6 +43,7 @@ ECE_BINS = 15
 class VerdictFit:
     temperature: float
     not_a_digit_above: float
+    doubt_above: float
     unsure_below: float
     refusal: float
     precision: float
@@ -118,15 +121,19 @@ def fit_verdict(
 
     # Refuse at most `refusal` of each family of writers (MNIST's, Semeion's): the stricter sets
     # the bar. Families, not single sources: a quantile of 300 pictures is too noisy to steer by.
-    not_a_digit_above = max(
+    family_bars = [
         float(np.quantile(scores[np.isin(check.source, family)], 1 - refusal))
         for family in (MNIST_LIKE, SEMEION_LIKE)
         if np.isin(check.source, family).any()
-    )
+    ]
+    not_a_digit_above = max(family_bars)
+    # Between the laxer bar and the stricter one a picture is doubtful: answered "unsure", never
+    # as a confident digit (most non-digits there; a few digits by writers far from MNIST's).
+    doubt_above = min(family_bars)
     calibrated = softmax(logits, temperature)
     confidence = calibrated.max(axis=1)
     right = calibrated.argmax(axis=1) == check.labels
-    mnist_like = np.isin(check.source, MNIST_LIKE) & (scores <= not_a_digit_above)
+    mnist_like = np.isin(check.source, MNIST_LIKE) & (scores <= doubt_above)
     unsure_below = 0.0
     for candidate in np.linspace(0.3, 0.99, 70):
         kept = mnist_like & (confidence >= candidate)
@@ -141,11 +148,15 @@ def fit_verdict(
     for name in dict.fromkeys(check.source.tolist()):
         rows = check.source == name
         refused = scores[rows] > not_a_digit_above
-        figure = {"count": int(rows.sum()), "not_a_digit": float(refused.mean())}
+        doubtful = ~refused & ((scores[rows] > doubt_above) | (confidence[rows] < unsure_below))
+        figure = {
+            "count": int(rows.sum()),
+            "not_a_digit": float(refused.mean()),
+            "unsure": float(doubtful.mean()),
+        }
         if digits[rows].all():
-            unsure = ~refused & (confidence[rows] < unsure_below)
+            unsure = doubtful
             answered = ~refused & ~unsure
-            figure["unsure"] = float(unsure.mean())
             figure["right_when_digit"] = (
                 float(right[rows][answered].mean()) if answered.any() else 0.0
             )
@@ -159,6 +170,7 @@ def fit_verdict(
     return VerdictFit(
         temperature=round(temperature, 5),
         not_a_digit_above=round(not_a_digit_above, 5),
+        doubt_above=round(doubt_above, 5),
         unsure_below=round(unsure_below, 5),
         refusal=refusal,
         precision=precision,

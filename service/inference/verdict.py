@@ -7,7 +7,8 @@ metadata (`verdict`: temperature, not_a_digit_above, unsure_below):
 
     several_digits  the caller saw more than one digit (issue 15's reader passes `several`)
     not_a_digit     the detector's logit is above not_a_digit_above
-    unsure          the calibrated confidence of the best digit is below unsure_below
+    unsure          the detector's logit is above doubt_above (it doubts, but less), or the
+                    calibrated confidence of the best digit is below unsure_below
     digit           otherwise
 
 With verdicts turned off (VERDICTS=false) the detector does not run and every answer is "digit", as
@@ -62,6 +63,7 @@ class Readings:
 class VerdictPolicy:
     temperature: float = 1.0
     not_a_digit_above: float | None = None  # None: the detector is not used
+    doubt_above: float | None = None  # detector logits between this and the above: "unsure"
     unsure_below: float = DEFAULT_UNSURE_BELOW
     enabled: bool = True
 
@@ -84,6 +86,7 @@ class VerdictPolicy:
             )
             return cls(enabled=enabled)
         threshold: float | None = float(verdict["not_a_digit_above"])
+        doubt = verdict.get("doubt_above")
         fitted_with = verdict.get("detector_sha256")
         if detector_sha256 is None:
             threshold = None
@@ -98,6 +101,7 @@ class VerdictPolicy:
         return cls(
             temperature=float(verdict["temperature"]),
             not_a_digit_above=threshold,
+            doubt_above=float(doubt) if threshold is not None and doubt is not None else None,
             unsure_below=float(verdict["unsure_below"]),
             enabled=enabled,
         )
@@ -116,7 +120,9 @@ class VerdictPolicy:
         verdicts = np.full(len(outputs), "digit", dtype=object)
         if self.enabled:
             verdicts[confidence < self.unsure_below] = "unsure"
-            if self.enabled and self.not_a_digit_above is not None:
+            if self.doubt_above is not None:
+                verdicts[outputs[:, NUM_CLASSES] > self.doubt_above] = "unsure"
+            if self.not_a_digit_above is not None:
                 verdicts[outputs[:, NUM_CLASSES] > self.not_a_digit_above] = "not_a_digit"
         if several is not None:
             verdicts[several] = "several_digits"
