@@ -110,7 +110,7 @@ def fit_verdict(
     detector: NotDigitNet,
     check: DetectorData,
     refusal: float = 0.006,
-    precision: float = 0.997,
+    precision: float = 0.999,
     detector_sha256: str | None = None,
 ) -> VerdictFit:
     """Fit temperature and thresholds on the check split, and report what they do there."""
