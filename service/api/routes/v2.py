@@ -30,6 +30,7 @@ from starlette.routing import Match
 from service import metrics, v2_codec
 from service.api.dependencies import Runtime
 from service.api.errors import RETRY_AFTER_SECONDS
+from service.api.inputs import parse_off_loop
 from service.api.responses import FastJSONResponse
 from service.inference.runtime import ModelRuntime
 from service.v2_codec import MODEL_VERSION, ProtocolError
@@ -169,13 +170,16 @@ async def _infer(request: Request, runtime: ModelRuntime, stats: InferStats) -> 
     runtime.require_ready()
     settings = runtime.settings
     started = time.perf_counter_ns()
-    body = v2_codec.decompress(
-        await request.body(), request.headers.get("content-encoding", ""), settings.max_body_bytes
-    )
-    payload, binary = v2_codec.split_body(
-        body, request.headers.get("inference-header-content-length")
-    )
-    parsed = v2_codec.parse_infer_request(payload, binary, settings.max_images_per_request)
+    encoding = request.headers.get("content-encoding", "")
+    header_length = request.headers.get("inference-header-content-length")
+
+    def parse(body: bytes) -> v2_codec.InferRequest:
+        body = v2_codec.decompress(body, encoding, settings.max_body_bytes)
+        payload, binary = v2_codec.split_body(body, header_length)
+        return v2_codec.parse_infer_request(payload, binary, settings.max_images_per_request)
+
+    compressed = encoding.strip().lower() not in ("", "identity")
+    parsed = await parse_off_loop(await request.body(), parse, inflates=compressed)
     digits = parsed.digits
     if digits is None:  # `image`: encoded files, normalised exactly as /predict does
         digits = await runtime.preprocess(parsed.images or [])
