@@ -101,13 +101,13 @@ def start_api(
     port: int | None = None,
     expect_status: int | None = 200,
 ) -> Iterator[LiveServer]:
-    """uvicorn serving service.app:app on 127.0.0.1 (the committed model unless env says otherwise)."""
+    """The service on 127.0.0.1, started the way users start it (`python -m service`: uvicorn with
+    the connection limits), serving the committed model unless env says otherwise."""
     port = port or free_port()
     command = command or [
         sys.executable,
         "-m",
-        "uvicorn",
-        "service.app:app",
+        "service",
         "--host",
         "127.0.0.1",
         "--port",
