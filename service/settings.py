@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(4096 * 4096, ge=1)
     max_images_per_request: int = Field(64, ge=1, description="images in one /predict/batch call")
     max_inflight_bytes: int = Field(
-        64 * 1024 * 1024,
+        32 * 1024 * 1024,
         ge=1024,
         description="request bodies being read, decoded and predicted at once; 503 beyond",
     )
