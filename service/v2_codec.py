@@ -302,7 +302,8 @@ def decode_bytes_tensor(chunk: bytes, count: int, shape: list[int]) -> list[byte
     """Triton's binary BYTES layout: each element is its length (little-endian uint32), then it.
     Exactly `count` elements (the declared shape's) are read: data left over after them is refused
     at once, however many more elements it would hold, so the work never grows with the body."""
-    items, offset = [], 0
+    items: list[bytes] = []
+    offset = 0
     for _ in range(count):
         if offset + 4 > len(chunk):
             raise ProtocolError(

@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import binascii
 import re
-from collections.abc import Callable
-from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 from fastapi import Request
 from python_multipart.exceptions import FormParserError
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
@@ -48,11 +45,6 @@ MULTIPART_HINT = (
     "send each file as a part with a short filename and a few headers (Content-Disposition, "
     "Content-Type), under a boundary of at most 256 characters, as curl -F and browsers do"
 )
-# Bodies from this size up are parsed (JSON, base64, V2 tensors) in a worker thread: a 5 MB body
-# takes milliseconds to parse, and the event loop would serve nobody meanwhile. Below it, the
-# thread hop would cost more than the parsing.
-OFF_LOOP_BYTES = 64 * 1024
-T = TypeVar("T")
 _NON_FINITE = re.compile(rb"[\[,:]\s*-?(?:NaN|Infinity)\b")
 
 
@@ -92,7 +84,8 @@ def _from_json_item(item: Any, where: str) -> RawImage:
     raise ApiError(422, f"{where} holds no image; use {SINGLE_JSON}")
 
 
-def _parse_json(body: bytes) -> Any:
+async def _json_body(request: Request) -> Any:
+    body = await request.body()
     if not body:
         raise ApiError(422, f"the JSON body is empty; send {SINGLE_JSON}")
     try:
@@ -105,36 +98,6 @@ def _parse_json(body: bytes) -> Any:
         raise ApiError(422, f"the body is not valid JSON ({error}){hint}") from error
 
 
-def _one_from_json(body: bytes) -> RawImage:
-    payload = _parse_json(body)
-    if not isinstance(payload, dict):
-        raise ApiError(422, f"the JSON body must be an object: {SINGLE_JSON}")
-    return _from_json_item(payload, "the JSON body")
-
-
-def _many_from_json(body: bytes, max_images: int) -> list[RawImage]:
-    payload = _parse_json(body)
-    items = payload.get("images") if isinstance(payload, dict) else None
-    if not isinstance(items, list) or not items:
-        raise ApiError(422, f"the JSON body must hold a non-empty 'images' list: {BATCH_JSON}")
-    _check_count(len(items), max_images)
-    return [_from_json_item(item, f"images[{i}]") for i, item in enumerate(items)]
-
-
-def _check_count(count: int, max_images: int) -> None:
-    if count > max_images:
-        raise ApiError(413, f"{count} images in one request; send at most {max_images}")
-
-
-async def parse_off_loop(body: bytes, parse: Callable[[bytes], T], inflates: bool = False) -> T:
-    """`parse(body)`: in a worker thread when the body is large enough for parsing to hold up the
-    event loop (every other request waits meanwhile), on the loop when it is not worth a thread hop.
-    `inflates`: the body is compressed, so its size says nothing of the work."""
-    if len(body) < OFF_LOOP_BYTES and not inflates:
-        return parse(body)
-    return await run_in_threadpool(parse, body)
-
-
 async def _form_files(request: Request, field: str, max_files: int, max_bytes: int) -> list[bytes]:
     try:
         form = await request.form(
@@ -143,7 +106,7 @@ async def _form_files(request: Request, field: str, max_files: int, max_bytes: i
     except FormParserError as error:
         # python-multipart's own limits, which Starlette lets through: a part header over ~4 KB
         # (a 5,000-character filename), more than 8 header lines in a part, a boundary over 256
-        # characters, or bytes that are not multipart at all.
+        # characters.
         raise ApiError(
             413 if "exceeded" in str(error) else 422,
             f"could not read the multipart form ({error}); {MULTIPART_HINT}",
@@ -178,7 +141,10 @@ async def read_image(request: Request, max_bytes: int) -> RawImage:
             raise ApiError(422, "the request body is empty; send the image file as the body")
         return body
     if kind == "application/json":
-        return await parse_off_loop(await request.body(), _one_from_json)
+        payload = await _json_body(request)
+        if not isinstance(payload, dict):
+            raise ApiError(422, f"the JSON body must be an object: {SINGLE_JSON}")
+        return _from_json_item(payload, "the JSON body")
     if kind == "multipart/form-data":
         return (await _form_files(request, "file", max_files=1, max_bytes=max_bytes))[0]
     raise _unsupported(request, "file", SINGLE_JSON)
@@ -188,10 +154,17 @@ async def read_images(request: Request, max_images: int, max_bytes: int) -> list
     """The images of a /predict/batch request, in order."""
     kind = media_type(request)
     if kind == "application/json":
-        body = await request.body()
-        return await parse_off_loop(body, partial(_many_from_json, max_images=max_images))
-    if kind == "multipart/form-data":
+        payload = await _json_body(request)
+        items = payload.get("images") if isinstance(payload, dict) else None
+        if not isinstance(items, list) or not items:
+            raise ApiError(422, f"the JSON body must hold a non-empty 'images' list: {BATCH_JSON}")
+        images = items
+    elif kind == "multipart/form-data":
         images = await _form_files(request, "files", max_files=max_images, max_bytes=max_bytes)
-        _check_count(len(images), max_images)
-        return list(images)
-    raise _unsupported(request, "files", BATCH_JSON)
+    else:
+        raise _unsupported(request, "files", BATCH_JSON)
+    if len(images) > max_images:
+        raise ApiError(413, f"{len(images)} images in one request; send at most {max_images}")
+    if kind == "application/json":
+        return [_from_json_item(item, f"images[{i}]") for i, item in enumerate(images)]
+    return images

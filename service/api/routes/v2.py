@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import Match
@@ -30,7 +31,6 @@ from starlette.routing import Match
 from service import metrics, v2_codec
 from service.api.dependencies import Runtime
 from service.api.errors import RETRY_AFTER_SECONDS
-from service.api.inputs import parse_off_loop
 from service.api.responses import FastJSONResponse
 from service.inference.runtime import ModelRuntime
 from service.v2_codec import MODEL_VERSION, ProtocolError
@@ -170,16 +170,18 @@ async def _infer(request: Request, runtime: ModelRuntime, stats: InferStats) -> 
     runtime.require_ready()
     settings = runtime.settings
     started = time.perf_counter_ns()
+    body = await request.body()
     encoding = request.headers.get("content-encoding", "")
-    header_length = request.headers.get("inference-header-content-length")
-
-    def parse(body: bytes) -> v2_codec.InferRequest:
-        body = v2_codec.decompress(body, encoding, settings.max_body_bytes)
-        payload, binary = v2_codec.split_body(body, header_length)
-        return v2_codec.parse_infer_request(payload, binary, settings.max_images_per_request)
-
-    compressed = encoding.strip().lower() not in ("", "identity")
-    parsed = await parse_off_loop(await request.body(), parse, inflates=compressed)
+    if encoding.strip().lower() not in ("", "identity"):
+        # zlib lets go of the GIL while it inflates, so a worker thread frees the event loop for
+        # those milliseconds. The rest of the parsing is single C calls that hold the GIL (orjson,
+        # base64, numpy), bounded by the body limit and the element counts: a thread would not
+        # free the loop for them.
+        body = await run_in_threadpool(v2_codec.decompress, body, encoding, settings.max_body_bytes)
+    payload, binary = v2_codec.split_body(
+        body, request.headers.get("inference-header-content-length")
+    )
+    parsed = v2_codec.parse_infer_request(payload, binary, settings.max_images_per_request)
     digits = parsed.digits
     if digits is None:  # `image`: encoded files, normalised exactly as /predict does
         digits = await runtime.preprocess(parsed.images or [])
