@@ -18,13 +18,20 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def rss_bytes(pid: int) -> int:
-    """A process's resident memory, from /proc (Linux): how the tests watch for leaks."""
+def rss_bytes(pid: int, field: str = "VmRSS") -> int:
+    """A process's resident memory, from /proc (Linux): how the tests watch for leaks.
+    `field="VmHWM"`: its peak since it started, or since `reset_peak_rss`."""
     with open(f"/proc/{pid}/status") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) * 1024
-    raise AssertionError(f"no VmRSS for process {pid}")
+    raise AssertionError(f"no {field} for process {pid}")
+
+
+def reset_peak_rss(pid: int) -> None:
+    """Start VmHWM afresh from the current resident size, so a load's own peak can be read."""
+    with open(f"/proc/{pid}/clear_refs", "w") as clear_refs:
+        clear_refs.write("5")
 
 
 def free_port() -> int:
