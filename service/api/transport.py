@@ -54,6 +54,11 @@ class ConnectionLimits:
     body_timeout_s: float
     body_min_rate: int
 
+    @property
+    def small_head_bytes(self) -> int:
+        """A head no bigger than this is within both size limits."""
+        return min(self.max_header_bytes, self.max_header_line_bytes)
+
 
 @lru_cache
 def connection_limits() -> ConnectionLimits:
@@ -102,16 +107,18 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._reading_head:
             self._head_bytes += len(data)
-            if self._head_timer is None:
+        else:
+            self._body_bytes += len(data)
+        HttpToolsProtocol.data_received(self, data)
+        if self._reading_head and self._refusal is None:
+            if self._head_bytes > self.limits.max_header_bytes:  # an endless head: cut it off
+                self._refuse(head_too_large(self.limits.max_header_bytes))
+            elif self._head_bytes and self._head_timer is None:
+                # Part of a head came and the rest did not: from now on the clock runs. (A head
+                # that comes whole, as from any real client, never needs a timer.)
                 self._head_timer = self.loop.call_later(
                     self.limits.header_timeout_s, self._head_too_slow
                 )
-        else:
-            self._body_bytes += len(data)
-        super().data_received(data)
-        over = self._reading_head and self._head_bytes > self.limits.max_header_bytes
-        if over and self._refusal is None:  # an endless head: cut off, not buffered whole
-            self._refuse(head_too_large(self.limits.max_header_bytes))
         if self._refusal is not None:
             self._answer_and_close(self._refusal, f"after {self._head_bytes:,} bytes of head")
         elif (
@@ -138,11 +145,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if refusal is not None:
             self._refuse(refusal)
             return
-        super().on_headers_complete()
+        HttpToolsProtocol.on_headers_complete(self)
 
     def on_body(self, body: bytes) -> None:
         if self._refusal is None:
-            super().on_body(body)
+            HttpToolsProtocol.on_body(self, body)
 
     def on_message_complete(self) -> None:
         if self._refusal is not None:
@@ -152,7 +159,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self._body_timer is not None:
             self._body_timer.cancel()
             self._body_timer = None
-        super().on_message_complete()
+        HttpToolsProtocol.on_message_complete(self)
 
     # The checks
 
@@ -160,6 +167,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         limits = self.limits
         if len(self.headers) > limits.max_headers:
             return too_many_headers(limits.max_headers)
+        if 0 < self._head_bytes <= limits.small_head_bytes:
+            # Everything received since this head began fits under both size limits, so the head
+            # does too: the usual case, and no need to measure it. (0: the head began in the middle
+            # of a read, after a pipelined request, so its size is not known.)
+            return None
         longest = len(self.url)
         total = longest
         for name, value in self.headers:
