@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +32,19 @@ def reset_peak_rss(pid: int) -> None:
     """Start VmHWM afresh from the current resident size, so a load's own peak can be read."""
     with open(f"/proc/{pid}/clear_refs", "w") as clear_refs:
         clear_refs.write("5")
+
+
+def wait_for(
+    condition: Callable[[], object], timeout: float = 30.0, interval: float = 0.05
+) -> bool:
+    """Poll until `condition()` is true or `timeout` passes: tests wait on conditions, not on
+    fixed sleeps, so a loaded machine makes them slower, never wrong."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return False
 
 
 def free_port() -> int:
