@@ -93,6 +93,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._body_since = 0.0  # when the body's current grace began
         self._body_bytes = 0  # body bytes received since then
         self._refusal: Refusal | None = None
+        self._refusal_detail = ""
 
     # asyncio.Protocol
 
@@ -120,7 +121,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                     self.limits.header_timeout_s, self._head_too_slow
                 )
         if self._refusal is not None:
-            self._answer_and_close(self._refusal, f"after {self._head_bytes:,} bytes of head")
+            self._send_refusal()
         elif (
             self._body_timer is None
             and not self._reading_head
@@ -187,6 +188,21 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def _refuse(self, refusal: Refusal) -> None:
         """Stop parsing this connection: the rest of what it sent is ignored, then it is closed."""
         self._refusal = refusal
+        self._refusal_detail = f"after {self._head_bytes:,} bytes of head"
+
+    def _send_refusal(self) -> None:
+        assert self._refusal is not None
+        if self.pipeline or (self.cycle is not None and not self.cycle.response_complete):
+            # Requests before the refused head are still being answered: read nothing more, and
+            # refuse once they are (on_response_complete), so that their answers come first.
+            self.flow.pause_reading()
+            return
+        self._answer_and_close(self._refusal, self._refusal_detail)
+
+    def on_response_complete(self) -> None:
+        HttpToolsProtocol.on_response_complete(self)
+        if self._refusal is not None:
+            self._send_refusal()
 
     def _head_too_slow(self) -> None:
         self._head_timer = None
