@@ -7,7 +7,7 @@ export MNIST_DATA_DIR ?= $(abspath ../shared/data/mnist)
 API_PORT ?= 8000
 UI_PORT ?= 8501
 
-.PHONY: run api ui test lint format train evaluate bench clean
+.PHONY: run api ui test lint format train evaluate bench container-check clean
 
 $(BIN)/activate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,12 @@ evaluate: $(BIN)/activate
 
 bench: $(BIN)/activate  ## throughput against baselines, in one run
 	$(BIN)/python -m bench
+
+# Builds Dockerfile.api and Dockerfile.ui with buildah (no Docker engine needed) and runs both
+# images: health, the README's examples, HEALTHCHECKs, the browser test. Needs root, buildah,
+# podman, debootstrap, Chromium; ~10 min the first time, ~2 min once layers are cached.
+container-check: $(BIN)/activate
+	$(BIN)/python -m deploy.container_check
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis test-artifacts
