@@ -43,6 +43,8 @@ if not CHROMIUM.is_file():
     )
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is absent")
 expect = sync_api.expect
+# expect() waits 5 s by default, whatever the page's timeout: too short on a busy machine.
+expect.set_options(timeout=TIMEOUT_MS)
 
 # Strokes as fractions of the canvas box; each list is one press-move-release.
 ONE = [[(0.50, 0.18), (0.50, 0.82)]]
