@@ -77,9 +77,10 @@ def test_fingerprint_follows_the_dependency_stages_only(tmp_path: Path) -> None:
     assert spec.fingerprint("base-id", {}, "[global]\n") != before
 
 
-def test_only_this_images_tags_from_another_fingerprint_are_stale() -> None:
+def test_stale_tags_are_this_images_check_tags_not_kept() -> None:
     names = [
         "localhost/mnist-digits-api:check-aaa",
+        "localhost/mnist-digits-api:check-aaa-111",
         "localhost/mnist-digits-api:check-bbb",
         "localhost/mnist-digits-api-builder:check-bbb",
         "localhost/mnist-digits-api-builder:check-aaa",
@@ -87,10 +88,26 @@ def test_only_this_images_tags_from_another_fingerprint_are_stale() -> None:
         "localhost/mnist-digits-ui:check-bbb",
         "localhost/mnist-digits-base:bookworm-python3.11",
     ]
-    assert images.stale_tags(images.API, "aaa", names) == [
+    keep = {"localhost/mnist-digits-api:check-aaa", "localhost/mnist-digits-api-builder:check-aaa"}
+    assert images.stale_tags(images.API, names, keep) == [
+        "localhost/mnist-digits-api:check-aaa-111",
         "localhost/mnist-digits-api:check-bbb",
         "localhost/mnist-digits-api-builder:check-bbb",
     ]
+
+
+def test_inputs_digest_covers_every_file_the_images_copy() -> None:
+    for spec in (images.API, images.UI):
+        copied = {str(path.relative_to(ROOT)) for path in images.copied_files(spec)}
+        assert "pyproject.toml" in copied
+        assert not any("__pycache__" in path or path.endswith(".pyc") for path in copied)
+    api = {str(path.relative_to(ROOT)) for path in images.copied_files(images.API)}
+    assert {"service/app.py", "training/model.py", "models/mnist_cnn_model.pth"} <= api
+    ui = {str(path.relative_to(ROOT)) for path in images.copied_files(images.UI)}
+    assert "frontend/app.py" in ui and not any(path.startswith("service/") for path in ui)
+    digest = images.inputs_digest(images.API, "builder-1")
+    assert images.inputs_digest(images.API, "builder-1") == digest
+    assert images.inputs_digest(images.API, "builder-2") != digest
 
 
 def test_writes_under_tmp_and_volumes_are_allowed_and_others_are_not() -> None:
