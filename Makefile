@@ -48,7 +48,7 @@ bench: $(BIN)/activate  ## throughput against baselines, in one run
 
 # Builds Dockerfile.api and Dockerfile.ui with buildah (no Docker engine needed) and runs both
 # images: health, the README's examples, HEALTHCHECKs, the browser test. Needs root, buildah,
-# podman, debootstrap, Chromium; ~10 min the first time, ~2 min once layers are cached.
+# podman, debootstrap, Chromium; ~18 min the first time on 2 cores, ~1-3 min with layers cached.
 container-check: $(BIN)/activate
 	$(BIN)/python -m deploy.container_check
 

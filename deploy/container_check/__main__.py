@@ -13,7 +13,8 @@
 
 Needs root, buildah, podman, debootstrap (only when the base image is missing) and Chromium.
 Containers are removed whatever happens; old images of this check are removed before building;
-cached layers are reused. Logs and report.json go to test-artifacts/container-check/.
+cached layers are reused, and an image whose inputs are unchanged is not rebuilt at all (images.py).
+Logs and report.json go to test-artifacts/container-check/.
 """
 
 from __future__ import annotations
