@@ -123,14 +123,14 @@ def build_images(report: dict[str, Any]) -> dict[str, str]:
         tags[spec.name] = images.build(spec, BASE, args, volumes, fingerprint, ARTIFACTS, say)
         seconds = time.monotonic() - started
         size = buildah.image_size(tags[spec.name])
-        say(f"{tags[spec.name]}: {gigabytes(size)}, built in {seconds:.0f} s")
+        say(f"{tags[spec.name]}: {gigabytes(size)}, ready in {seconds:.0f} s")
         report["images"][spec.name] = {"tag": tags[spec.name], "bytes": size, "seconds": seconds}
     buildah.prune_dangling_images()
     return tags
 
 
 def check_api(api: images.Started, report: dict[str, Any], workdir: Path) -> None:
-    health = probes.wait_for(f"{api.url}/health", api.running, timeout=180).json()
+    health = probes.wait_for(api.health_url, api.running, timeout=180).json()
     if not (health.get("status") == "ok" and health.get("model_loaded")):
         raise buildah.CheckFailed(f"/health answered {health}")
     rss = api.running.resident_bytes()
@@ -143,7 +143,7 @@ def check_api(api: images.Started, report: dict[str, Any], workdir: Path) -> Non
 
 
 def check_ui(ui: images.Started) -> None:
-    body = probes.wait_for(f"{ui.url}/_stcore/health", ui.running, timeout=120).text
+    body = probes.wait_for(ui.health_url, ui.running, timeout=120).text
     if body != "ok":
         raise buildah.CheckFailed(f"/_stcore/health answered {body!r}")
     say("UI: /_stcore/health ok")
@@ -173,15 +173,14 @@ def check(report: dict[str, Any]) -> None:
     bound_store(report)
     tags = build_images(report)
     api_port, ui_port = free_port(), free_port()
-    api_env = {"PORT": str(api_port)}
     with (
         tempfile.TemporaryDirectory(prefix="container-check-") as workdir,
-        images.start(tags["api"], api_port, api_env, ARTIFACTS, "api") as api,
+        images.start(images.API, tags["api"], api_port, {}, ARTIFACTS) as api,
     ):
         say(f"API: started {api.container} on {api.url}")
         check_api(api, report, Path(workdir))
-        ui_env = {"STREAMLIT_SERVER_PORT": str(ui_port), "API_URL": api.url}
-        with images.start(tags["ui"], ui_port, ui_env, ARTIFACTS, "ui") as ui:
+        ui_env = {"API_URL": api.url}  # the API container (compose: http://api:8000)
+        with images.start(images.UI, tags["ui"], ui_port, ui_env, ARTIFACTS) as ui:
             say(f"UI: started {ui.container} on {ui.url}, API_URL={api.url}")
             check_ui(ui)
             stop_cleanly(ui, grace=30)

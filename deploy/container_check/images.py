@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 REPOSITORY_PREFIX = "localhost/mnist-digits-"
 CONTAINER_PREFIX = "mnist-digits-check-"
 BYTECODE = {".pyc", ".pyo", ".pyd"}  # left out by .dockerignore
-BUILD_TIMEOUT = 40 * 60  # a first API build takes about 7 minutes on a 2-core machine
+BUILD_TIMEOUT = 40 * 60  # a first API build takes 7-12 minutes on a busy 2-core machine
 
 
 @dataclass(frozen=True)
@@ -155,6 +155,7 @@ def build(
 class Started:
     """An image's command running in its own container, on a port of the host."""
 
+    spec: ImageSpec
     container: str
     port: int
     env: dict[str, str]  # what the check set on top of the image's ENV
@@ -165,6 +166,10 @@ class Started:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def health_url(self) -> str:
+        return f"{self.url}{self.spec.health_path}"
+
     def healthcheck(self) -> str:
         """The image's HEALTHCHECK command, run inside the container as Docker runs it."""
         test = (self.config.get("Healthcheck") or {}).get("Test") or []
@@ -174,7 +179,7 @@ class Started:
         timeout = (self.config["Healthcheck"].get("Timeout") or 30e9) / 1e9
         # buildah's own start-up adds about a second to the command's time
         buildah.exec_in(self.container, command, self.env, timeout + 20)
-        return " ".join(command)
+        return shlex.join(command)
 
     def writes_outside_tmp_and_volumes(self) -> list[str]:
         allowed = ["/tmp", *(self.config.get("Volumes") or {})]
@@ -189,10 +194,14 @@ def _owner(user: str) -> tuple[int, int] | None:
 
 
 @contextlib.contextmanager
-def start(tag: str, port: int, env: dict[str, str], logs: Path, name: str) -> Iterator[Started]:
+def start(
+    spec: ImageSpec, tag: str, port: int, env: dict[str, str], logs: Path
+) -> Iterator[Started]:
     """A new container of tag running the image's ENTRYPOINT + CMD with its USER, WORKDIR and
-    ENV (plus env), /tmp in memory as compose mounts it, and a fresh folder on each VOLUME; the
-    container is removed on leaving the block, whatever happened inside it."""
+    ENV, plus env and the port; /tmp in memory as compose mounts it, and a fresh folder on each
+    VOLUME. The container is removed on leaving the block, whatever happened inside it."""
+    env = {spec.port_variable: str(port), **env}
+    name = spec.name
     config = buildah.image_config(tag)
     container = f"{CONTAINER_PREFIX}{name}-{port}"
     buildah.run(["buildah", "from", "--pull=never", "--name", container, tag], 120)
@@ -208,6 +217,6 @@ def start(tag: str, port: int, env: dict[str, str], logs: Path, name: str) -> It
                 mounts.append(f"type=bind,source={source},destination={volume}")
             command = (config.get("Entrypoint") or []) + (config.get("Cmd") or [])
             with buildah.start(container, command, env, mounts, logs / f"{name}.log") as running:
-                yield Started(container, port, env, config, running)
+                yield Started(spec, container, port, env, config, running)
     finally:
         buildah.remove_containers([container])
