@@ -179,7 +179,7 @@ class Started:
         timeout = (self.config["Healthcheck"].get("Timeout") or 30e9) / 1e9
         # buildah's own start-up adds about a second to the command's time
         buildah.exec_in(self.container, command, self.env, timeout + 20)
-        return shlex.join(command)
+        return " ".join(command)
 
     def writes_outside_tmp_and_volumes(self) -> list[str]:
         allowed = ["/tmp", *(self.config.get("Volumes") or {})]
