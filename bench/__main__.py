@@ -3,7 +3,8 @@
 Starts each server exactly as users do (`python -m service` on a free 127.0.0.1 port), drives it
 with realistic canvas PNGs (MNIST test digits drawn on 280×280 RGBA canvases) at each concurrency,
 and prints one table. Baselines measured in the same run give the figures meaning on a shared,
-noisy machine: the service with batching off (MAX_BATCH_SIZE=1), and a trivial FastAPI endpoint
+noisy machine: the service with batching off (MAX_BATCH_SIZE=1), with verdicts off (VERDICTS=false:
+no not-a-digit detector), and a trivial FastAPI endpoint
 under the same uvicorn (the framework floor).
 """
 
@@ -44,6 +45,8 @@ def plain_app(module: str, http: str = "httptools") -> tuple[list[str], dict[str
 TARGETS = {
     "service (batching)": service({}),
     "service, batching off": service({"MAX_BATCH_SIZE": "1"}),
+    # The verdict's cost: the not-a-digit detector runs in the same forward pass as the classifier.
+    "service, verdicts off": service({"VERDICTS": "false"}),
     "service, 2 workers": service({"WORKERS": "2"}),
     "naive one-image-per-forward": plain_app("bench.naive"),
     "framework floor": plain_app("bench.floor"),
@@ -132,7 +135,12 @@ def ratios(runs: list[dict]) -> str:
     lines = []
     for name in ("service (batching)", "service, 2 workers"):
         for level, result in by_name.get(name, {}).items():
-            for baseline in ("service, batching off", "naive one-image-per-forward"):
+            baselines = (
+                "service, batching off",
+                "service, verdicts off",
+                "naive one-image-per-forward",
+            )
+            for baseline in baselines:
                 other = by_name.get(baseline, {}).get(level)
                 if other and other["rps"]:
                     lines.append(

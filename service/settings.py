@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL_PATH = PROJECT_ROOT / "models" / "mnist_cnn_model.pth"
+DEFAULT_DETECTOR_PATH = PROJECT_ROOT / "models" / "not_a_digit.pth"
 
 
 class Settings(BaseSettings):
@@ -20,6 +21,12 @@ class Settings(BaseSettings):
     model_path: Path = DEFAULT_MODEL_PATH
     device: str = Field("auto", description="auto (CUDA when present), cpu, cuda, cuda:1 ...")
     torch_threads: int = Field(1, ge=1, description="intra-op threads for the forward pass")
+    detector_path: Path = Field(
+        DEFAULT_DETECTOR_PATH, description="the not-a-digit detector's weights (.json beside)"
+    )
+    verdicts: bool = Field(
+        True, description="run the not-a-digit detector and answer unsure/not_a_digit"
+    )
 
     # The server.
     host: str = "127.0.0.1"

@@ -10,7 +10,8 @@ are in service/api/routes/v2.py. What the model takes:
   preprocessing as /predict. In JSON each element is a base64 string (a data-URL prefix is allowed);
   in the binary extension each is raw bytes, prefixed by its length as a little-endian uint32.
 
-It answers `probabilities` (FP32 [N, 10]) and `digit` (INT64 [N]). The binary tensor extension
+It answers `probabilities` (FP32 [N, 10], calibrated), `digit` (INT64 [N]) and `verdict` (BYTES
+[N]: "digit", "unsure", "not_a_digit" or "several_digits", as on /predict). The binary tensor extension
 (Triton's, which tritonclient uses by default) is supported both ways: the request's JSON header is
 the first `Inference-Header-Content-Length` bytes of the body and binary inputs follow it, in input
 order, each `parameters.binary_data_size` bytes long; outputs asked for with `binary_data: true` (or
@@ -23,6 +24,7 @@ from __future__ import annotations
 import binascii
 import struct
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +36,7 @@ from training.model import IMAGE_SIZE, MODEL_NAME
 
 MODEL_VERSION = "1"
 PIXELS = IMAGE_SIZE * IMAGE_SIZE
-OUTPUTS = {"probabilities": "FP32", "digit": "INT64"}
+OUTPUTS = {"probabilities": "FP32", "digit": "INT64", "verdict": "BYTES"}
 
 MODEL_METADATA: dict[str, Any] = {
     "name": MODEL_NAME,
@@ -47,6 +49,7 @@ MODEL_METADATA: dict[str, Any] = {
     "outputs": [
         {"name": "probabilities", "datatype": "FP32", "shape": [-1, 10]},
         {"name": "digit", "datatype": "INT64", "shape": [-1]},
+        {"name": "verdict", "datatype": "BYTES", "shape": [-1]},
     ],
 }
 
@@ -355,26 +358,35 @@ def _requested_outputs(payload: dict[str, Any]) -> dict[str, bool]:
     return outputs
 
 
-def encode_response(request: InferRequest, probabilities: np.ndarray) -> tuple[bytes, bytes]:
+def encode_bytes_tensor(items: list[bytes]) -> bytes:
+    """Triton's binary BYTES layout (the inverse of decode_bytes_tensor)."""
+    return b"".join(struct.pack("<I", len(item)) + item for item in items)
+
+
+def encode_response(
+    request: InferRequest, probabilities: np.ndarray, digits: list[int], verdicts: Sequence[str]
+) -> tuple[bytes, bytes]:
     """The response's JSON header and the binary data that follows it (empty when none asked)."""
-    tensors = {
+    tensors: dict[str, np.ndarray | list[str]] = {
         "probabilities": probabilities.astype("<f4", copy=False),
-        "digit": probabilities.argmax(axis=1).astype("<i8"),
+        "digit": np.asarray(digits, dtype="<i8"),
+        "verdict": list(verdicts),
     }
     outputs, binary = [], []
     for name, as_binary in request.outputs.items():
         tensor = tensors[name]
-        output: dict[str, Any] = {
-            "name": name,
-            "datatype": OUTPUTS[name],
-            "shape": list(tensor.shape),
-        }
+        shape = list(tensor.shape) if isinstance(tensor, np.ndarray) else [len(tensor)]
+        output: dict[str, Any] = {"name": name, "datatype": OUTPUTS[name], "shape": shape}
         if as_binary:
-            data = tensor.tobytes()
+            data = (
+                tensor.tobytes()
+                if isinstance(tensor, np.ndarray)
+                else encode_bytes_tensor([item.encode() for item in tensor])
+            )
             output["parameters"] = {"binary_data_size": len(data)}
             binary.append(data)
         else:
-            output["data"] = tensor.ravel()
+            output["data"] = tensor.ravel() if isinstance(tensor, np.ndarray) else tensor
         outputs.append(output)
     response: dict[str, Any] = {"model_name": MODEL_NAME, "model_version": MODEL_VERSION}
     if request.id is not None:

@@ -8,10 +8,12 @@ are documented by the models below.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, NotRequired
+from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
+
+from service.inference.verdict import Verdict
 
 # A drawn 7 as a 28×28 PNG: the documented examples really predict ("Try it out" answers 7).
 EXAMPLE_IMAGE = (
@@ -40,12 +42,53 @@ class BatchJSON(BaseModel):
     images: list[str | PredictJSON] = Field(..., min_length=1, examples=[[EXAMPLE_IMAGE]])
 
 
+class Alternative(TypedDict):
+    digit: Annotated[int, Field(ge=0, le=9, examples=[9])]
+    probability: Annotated[float, Field(gt=0.05, le=1, examples=[0.31])]
+
+
+VerdictField = Annotated[
+    Verdict,
+    Field(
+        description=(
+            "`digit`: one digit, read with calibrated confidence; `unsure`: looks like one digit "
+            "but the model is not sure (see `alternatives`); `not_a_digit`: letters, shapes, "
+            "scribbles, pictures; `several_digits`: more than one digit (POST /read reads them)"
+        ),
+        examples=["digit"],
+    ),
+]
+
+
 class Prediction(TypedDict):
-    digit: Annotated[int, Field(ge=0, le=9, examples=[7])]
-    confidence: Annotated[float, Field(ge=0, le=1, description="probability of `digit`")]
+    digit: Annotated[int, Field(ge=0, le=9, examples=[7], description="the best guess")]
+    confidence: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=1,
+            examples=[0.998],
+            description="calibrated probability that `digit` is right: of answers given 0.9, "
+            "about 9 in 10 are right",
+        ),
+    ]
     probabilities: Annotated[
         list[float],
-        Field(min_length=10, max_length=10, description="probability of each digit 0-9; sums to 1"),
+        Field(
+            min_length=10,
+            max_length=10,
+            description="calibrated probability of each digit 0-9; sums to 1",
+        ),
+    ]
+    verdict: VerdictField
+    alternatives: Annotated[
+        list[Alternative],
+        Field(
+            max_length=2,
+            description="the next most likely digits, most likely first: up to two, those above "
+            "5 %; empty when there are none",
+            examples=[[{"digit": 9, "probability": 0.31}]],
+        ),
     ]
     model: Annotated[str, Field(examples=["mnist-cnn"])]
     device: Annotated[str, Field(examples=["cpu"])]
@@ -58,6 +101,42 @@ class Prediction(TypedDict):
             ),
         ]
     ]
+
+
+def _example(
+    verdict: str, digit: int, confidence: float, alternatives: list[Any]
+) -> dict[str, Any]:
+    probabilities = [0.0] * 10
+    probabilities[digit] = confidence
+    for alternative in alternatives:
+        probabilities[alternative["digit"]] = alternative["probability"]
+    return {
+        "digit": digit,
+        "confidence": confidence,
+        "probabilities": probabilities,
+        "verdict": verdict,
+        "alternatives": alternatives,
+        "model": "mnist-cnn",
+        "device": "cpu",
+        "latency_ms": 2.4,
+    }
+
+
+# What each verdict looks like, for the OpenAPI document (probabilities rounded for reading).
+PREDICTION_EXAMPLES = {
+    "digit": {
+        "summary": "a clear 7",
+        "value": _example("digit", 7, 0.998, []),
+    },
+    "unsure": {
+        "summary": "a 4 that could be a 9",
+        "value": _example("unsure", 4, 0.62, [{"digit": 9, "probability": 0.31}]),
+    },
+    "not_a_digit": {
+        "summary": "a drawn X: the best guess is still given, the verdict says to ignore it",
+        "value": _example("not_a_digit", 8, 0.71, [{"digit": 4, "probability": 0.12}]),
+    },
+}
 
 
 class BatchPrediction(TypedDict):

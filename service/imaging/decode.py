@@ -13,11 +13,12 @@ import warnings
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image, ImageChops, UnidentifiedImageError
+from PIL import Image, ImageChops, ImageOps, UnidentifiedImageError
 
 from service.imaging.errors import ImageDecodeError, ImageTooLargeError, InputError, PixelsError
 from service.imaging.png_fast import decode_plain_png
 
+EXIF_ORIENTATION = 0x0112
 # The formats the README promises, and the only ones Pillow may parse: each other format it knows
 # is parser code an attacker could reach (EPS would even start Ghostscript).
 FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
@@ -55,6 +56,9 @@ def decode_image(data: bytes, max_pixels: int) -> Gray:
                     "send a smaller image (a digit needs no more than a few hundred pixels a side)"
                 )
             image.load()
+            # Phones store a photo as the sensor saw it plus an EXIF tag saying how to turn it.
+            if image.getexif().get(EXIF_ORIENTATION, 1) != 1:
+                return _to_gray(ImageOps.exif_transpose(image))
             return _to_gray(image)
     except InputError:
         raise

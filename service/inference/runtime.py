@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -20,9 +20,11 @@ from service import metrics
 from service.imaging.normalise import Digits, RawImage, preprocess
 from service.inference.batcher import DynamicBatcher
 from service.inference.errors import ModelUnavailableError
-from service.inference.predictor import Predictor, Probabilities
+from service.inference.predictor import Predictor
+from service.inference.verdict import Readings, VerdictPolicy
 from service.settings import Settings
-from training.checkpoint import ModelInfo, ModelLoadError, load_checkpoint
+from training.checkpoint import ModelInfo, ModelLoadError, load_checkpoint, load_detector
+from training.detector import NotDigitNet
 from training.model import resolve_device
 
 logger = logging.getLogger(__name__)
@@ -35,6 +37,8 @@ class ModelRuntime:
     info: ModelInfo | None = None
     predictor: Predictor | None = None
     batcher: DynamicBatcher | None = None
+    policy: VerdictPolicy = field(default_factory=VerdictPolicy)
+    detector_info: ModelInfo | None = None
     failure: str | None = "the model is still loading"
     _pool: ThreadPoolExecutor | None = None
 
@@ -50,11 +54,19 @@ class ModelRuntime:
         try:
             self.device = resolve_device(self.settings.device)
             model, self.info = load_checkpoint(self.settings.model_path, self.device)
+            detector = self._load_detector()
         except (ModelLoadError, ValueError, RuntimeError) as error:
             self.failure = str(error)
             logger.error("model not loaded: %s", error)
             return
-        self.predictor = Predictor(model, self.device)
+        self.policy = VerdictPolicy.from_metadata(
+            self.info.verdict,
+            self.detector_info.sha256 if self.detector_info else None,
+            self.settings.verdicts,
+        )
+        self.predictor = Predictor(
+            model, self.device, detector if self.policy.uses_detector else None
+        )
         self.predictor.warm_up(self.settings.max_batch_size)
         self.batcher = DynamicBatcher(
             self.predictor.predict,
@@ -73,6 +85,15 @@ class ModelRuntime:
             self.device,
             time.perf_counter() - started,
         )
+
+    def _load_detector(self) -> NotDigitNet | None:
+        """The detector, when verdicts are on; a broken detector file stops the service like a
+        broken model (its answers would be wrong, not just less informative)."""
+        if not self.settings.verdicts:
+            return None
+        assert self.device is not None
+        detector, self.detector_info = load_detector(self.settings.detector_path, self.device)
+        return detector
 
     def stop(self) -> None:
         if self.batcher:
@@ -103,6 +124,6 @@ class ModelRuntime:
         limit = self.settings.max_image_pixels
         return np.stack([preprocess(image, limit) for image in images])
 
-    async def predict(self, digits: Digits) -> Probabilities:
-        """(k, 10) probabilities for preprocessed digits, through the shared batcher."""
-        return await self.require_ready().submit(digits)
+    async def predict(self, digits: Digits) -> Readings:
+        """What the models read in preprocessed digits, through the shared batcher."""
+        return self.policy.decide(await self.require_ready().submit(digits))

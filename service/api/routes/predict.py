@@ -13,10 +13,17 @@ from service.api.dependencies import Runtime
 from service.api.inputs import read_image, read_images
 from service.api.openapi import error_responses, image_request_body
 from service.api.responses import FastJSONResponse
-from service.api.schemas import BatchJSON, BatchPrediction, Prediction, PredictJSON
+from service.api.schemas import (
+    PREDICTION_EXAMPLES,
+    Alternative,
+    BatchJSON,
+    BatchPrediction,
+    Prediction,
+    PredictJSON,
+)
 from service.imaging.normalise import Digits, RawImage, to_png
-from service.inference.predictor import Probabilities
 from service.inference.runtime import ModelRuntime
+from service.inference.verdict import Readings
 
 router = APIRouter(tags=["predict"])
 
@@ -24,19 +31,23 @@ router = APIRouter(tags=["predict"])
 def _answers(
     runtime: ModelRuntime,
     digits: Digits,
-    probabilities: Probabilities,
+    readings: Readings,
     started: float,
     include_input: bool,
 ) -> list[Prediction]:
-    best = probabilities.argmax(axis=1).tolist()
-    metrics.count_predictions(best)
+    metrics.count_predictions(readings.digits, readings.verdicts)
     latency_ms = round((time.perf_counter() - started) * 1000, 3)
     answers = []
-    for digit, row, image in zip(best, probabilities, digits, strict=True):
+    for index, image in enumerate(digits):
         answer = Prediction(
-            digit=digit,
-            confidence=float(row[digit]),
-            probabilities=row.tolist(),
+            digit=readings.digits[index],
+            confidence=readings.confidence[index],
+            probabilities=readings.probabilities[index].tolist(),
+            verdict=readings.verdicts[index],
+            alternatives=[
+                Alternative(digit=a.digit, probability=a.probability)
+                for a in readings.alternatives[index]
+            ],
             model=runtime.model_name,
             device=runtime.device_name,
             latency_ms=latency_ms,
@@ -52,8 +63,8 @@ async def _predict(
 ) -> list[Prediction]:
     """Preprocess off the event loop, predict through the shared batcher, build the answers."""
     digits = await runtime.preprocess(images)
-    probabilities = await runtime.predict(digits)
-    return _answers(runtime, digits, probabilities, started, include_input)
+    readings = await runtime.predict(digits)
+    return _answers(runtime, digits, readings, started, include_input)
 
 
 IncludeInput = Annotated[
@@ -65,7 +76,10 @@ IncludeInput = Annotated[
     "/predict",
     summary="Read the digit in one image",
     response_model=Prediction,
-    responses=error_responses(413, 415, 422, 503),
+    responses={
+        200: {"content": {"application/json": {"examples": PREDICTION_EXAMPLES}}},
+        **error_responses(413, 415, 422, 503),
+    },
     openapi_extra=image_request_body("file", PredictJSON, many=False),
 )
 async def predict(

@@ -190,14 +190,16 @@ async def _infer(request: Request, runtime: ModelRuntime, stats: InferStats) -> 
     stats.compute_input.add(started)
 
     started = time.perf_counter_ns()
-    probabilities = await runtime.predict(digits)
+    readings = await runtime.predict(digits)
     stats.compute_infer.add(started)
     stats.execution_count += 1
     stats.inference_count += len(digits)
 
     started = time.perf_counter_ns()
-    metrics.count_predictions(probabilities.argmax(axis=1).tolist())
-    header, binary_out = v2_codec.encode_response(parsed, probabilities)
+    metrics.count_predictions(readings.digits, readings.verdicts)
+    header, binary_out = v2_codec.encode_response(
+        parsed, readings.probabilities, readings.digits, readings.verdicts
+    )
     stats.compute_output.add(started)
     if not binary_out:
         return Response(header, media_type="application/json")
