@@ -72,9 +72,9 @@ class FakeService:
             raise self.answer
         return self.answer
 
-    def draw(self, stroke_width: int, key: str = "canvas") -> np.ndarray | None:
+    def draw(self, stroke_width: int, *, key: str, **options: object) -> canvas.Drawing:
         self.canvas_keys.append(key)
-        return self.pixels
+        return canvas.Drawing(self.pixels)
 
 
 @pytest.fixture
@@ -142,7 +142,7 @@ def test_api_down_is_a_message_not_a_traceback(monkeypatch: pytest.MonkeyPatch) 
     """No stubbed client: the page talks to a loopback port where nothing listens."""
     url = f"http://127.0.0.1:{free_port()}"
     monkeypatch.setenv("API_URL", url)
-    monkeypatch.setattr(canvas, "draw", lambda stroke_width, key="canvas": canvas_with(ONE))
+    monkeypatch.setattr(canvas, "draw", lambda stroke_width, **_: canvas.Drawing(canvas_with(ONE)))
     at = run_app()
     assert f"Cannot reach the prediction service at {url}" in texts(at.sidebar.error)
     click_predict(at)
@@ -264,7 +264,7 @@ def test_upload_tab_with_the_real_api(
     api_server: LiveServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("API_URL", api_server.url)
-    monkeypatch.setattr(canvas, "draw", lambda stroke_width, key="canvas": None)
+    monkeypatch.setattr(canvas, "draw", lambda stroke_width, **_: canvas.Drawing(None))
     # Dark ink on white paper, as a photo or scan would be.
     paper = Image.fromarray(255 - canvas_with(SEVEN)[..., 3])
     jpeg = io.BytesIO()
