@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 from fastapi import Request
+from python_multipart.exceptions import FormParserError
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
@@ -98,6 +99,12 @@ async def _form_files(request: Request, field: str, max_files: int, max_bytes: i
         form = await request.form(
             max_files=max_files, max_fields=max_files, max_part_size=max_bytes
         )
+    except FormParserError as error:  # the body does not follow its own boundary
+        raise ApiError(
+            422,
+            "the multipart body is malformed: its parts do not follow the boundary that "
+            f"Content-Type names; send a well-formed form, e.g. curl -F {field}=@digit.png ...",
+        ) from error
     except (MultiPartException, HTTPException) as error:
         # Inside an app, Starlette re-raises the parser's MultiPartException as a bare 400.
         if isinstance(error, HTTPException) and error.status_code != 400:

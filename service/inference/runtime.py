@@ -50,8 +50,9 @@ class ModelRuntime:
             self.device = resolve_device(self.settings.device)
             model, self.info = load_checkpoint(self.settings.model_path, self.device)
         except (ModelLoadError, ValueError, RuntimeError) as error:
-            self.failure = str(error)
-            logger.error("model not loaded: %s", error)
+            self.failure = str(error)  # plain text: /health and every 503 show it to clients
+            cause = f" (cause: {error.__cause__})" if error.__cause__ else ""
+            logger.error("model not loaded: %s%s", error, cause)
             return
         self.predictor = Predictor(model, self.device)
         self.predictor.warm_up(self.settings.max_batch_size)
