@@ -29,12 +29,13 @@ def main() -> None:
     page.setup()
     config = api.ApiConfig.from_env()
     page.header()
-    status.sidebar(config)
     draw, upload = st.tabs(["Draw", "Upload"])
     with draw:
         draw_view.render(config)
     with upload:
         upload_view.render(config)
+    # Last, so that it reports what this run's request (if any) found out about the service.
+    status.sidebar(config)
 
 
 main()

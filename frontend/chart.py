@@ -21,10 +21,14 @@ def probability_chart(prediction: api.Prediction) -> alt.Chart:
         }
     )
     return (
-        alt.Chart(data, title=TITLE)
+        # The title is never shortened to "Probability…", and all ten digits keep their label
+        # however narrow the chart (Vega drops labels it thinks overlap).
+        alt.Chart(data, title=alt.Title(TITLE, anchor="start", limit=0))
         .mark_bar()
         .encode(
-            x=alt.X("digit:N", sort=None, axis=alt.Axis(labelAngle=0, title=None)),
+            x=alt.X(
+                "digit:N", sort=None, axis=alt.Axis(labelAngle=0, labelOverlap=False, title=None)
+            ),
             y=alt.Y(
                 "probability:Q",
                 scale=alt.Scale(domain=[0, 1]),

@@ -1,32 +1,49 @@
 """The service's status in the sidebar: is it there, can it predict, with which model.
 
-The answer of GET /health is kept in the session for a few seconds, since every stroke reruns the
-page; "Check again" asks at once.
+GET /health is asked when the page opens, after every request the page sends (a failed Predict
+shows the service as down at once, the next successful one as back), on "Check again", and when
+the last answer is older than HEALTH_TTL_S; strokes alone, which rerun the page, do not ask it.
+The sidebar is drawn last in the script, so it reports what this run's request found out.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import streamlit as st
 
+from frontend import attempts
 from frontend import client as api
-from frontend.attempts import sentence
 
-HEALTH_TTL_S = 10.0  # each stroke reruns the page; the sidebar need not ask /health every time
+HEALTH_TTL_S = 10.0
 _CACHE = "health"
 
 
+@dataclass(frozen=True)
+class _Checked:
+    config: api.ApiConfig
+    at: float
+    after_requests: int  # attempts.requests_made() when it was asked
+    status: api.Health | api.ApiError
+
+
 def health(config: api.ApiConfig, force: bool = False) -> api.Health | api.ApiError:
-    """/health, or the error that kept it from answering, reused for a few seconds per session."""
+    """/health, or the error that kept it from answering; reused until something may have changed."""
     cached = st.session_state.get(_CACHE)
-    if not force and cached and cached[0] == config and time.monotonic() - cached[1] < HEALTH_TTL_S:
-        return cached[2]
+    if (
+        not force
+        and isinstance(cached, _Checked)
+        and cached.config == config
+        and cached.after_requests == attempts.requests_made()
+        and time.monotonic() - cached.at < HEALTH_TTL_S
+    ):
+        return cached.status
     try:
         status: api.Health | api.ApiError = api.get_health(config)
     except api.ApiError as error:
         status = error
-    st.session_state[_CACHE] = (config, time.monotonic(), status)
+    st.session_state[_CACHE] = _Checked(config, time.monotonic(), attempts.requests_made(), status)
     return status
 
 
@@ -36,7 +53,7 @@ def sidebar(config: api.ApiConfig) -> None:
         recheck = st.button("Check again", key="recheck", icon=":material/refresh:")
         status = health(config, force=recheck)
         if isinstance(status, api.ApiError):
-            st.error(sentence(status.message), icon=":material/cloud_off:")
+            st.error(attempts.sentence(status.message), icon=":material/cloud_off:")
         elif status.ok and status.model:
             st.success("Ready", icon=":material/check_circle:")
             accuracy = status.model.test_accuracy
