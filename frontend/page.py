@@ -95,15 +95,26 @@ def scroll_to_answer(view: str, serial: int) -> None:
         f"""
         // answer {serial}
         (() => {{
-          // Again over a second: Streamlit may still be laying out the answer (the chart, the
-          // image), and a re-render can undo a scroll.
-          const bring = () => {{
-            const answer = document.querySelector({selector});
-            if (!answer) return;
-            const top = answer.getBoundingClientRect().top;
-            if (top < 0 || top > window.innerHeight * 0.5) answer.scrollIntoView({{block: "start"}});
+          // Only when the answer starts out of sight (on a phone, below the canvas). Then hold
+          // its top near the top of the window for up to 3 s, since while the answer is still
+          // being drawn the page may be too short to scroll that far; a touch, a wheel or a key
+          // hands the scrolling back to the person at once.
+          const answer = document.querySelector({selector});
+          if (!answer) return;
+          const first = answer.getBoundingClientRect().top;
+          if (first >= 0 && first <= window.innerHeight * 0.5) return;
+          const events = ["touchstart", "wheel", "keydown", "mousedown"];
+          const stop = () => {{
+            clearInterval(timer);
+            for (const name of events) window.removeEventListener(name, stop, true);
           }};
-          for (const ms of [0, 150, 400, 800, 1300]) setTimeout(bring, ms);
+          for (const name of events) window.addEventListener(name, stop, true);
+          const started = Date.now();
+          const timer = setInterval(() => {{
+            if (!answer.isConnected || Date.now() - started > 3000) return stop();
+            const top = answer.getBoundingClientRect().top;
+            if (top < 0 || top > 120) answer.scrollIntoView({{block: "start"}});
+          }}, 100);
         }})();
         """,
     )

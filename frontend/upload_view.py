@@ -31,7 +31,9 @@ def _send(config: api.ApiConfig) -> None:
         attempts.forget(SLOT)
         return
     data = upload.getvalue()
-    content_type = upload.type or imaging.guess_content_type(data)
+    # What the bytes are, not what the browser guessed from the name (a notes.png of text is
+    # "text/plain" to some): the service judges the bytes and says plainly what it cannot read.
+    content_type = imaging.guess_content_type(data)
     key = imaging.fingerprint(data)
     attempt = attempts.ask(config, SLOT, key, data, content_type, label=upload.name)
     if attempt.error is not None and not attempt.error.retryable:
@@ -64,7 +66,7 @@ def _result(config: api.ApiConfig, upload: UploadedFile | None) -> None:
     retry = None
     if upload is not None and last.error is not None:
         data = upload.getvalue()
-        content_type = upload.type or imaging.guess_content_type(data)
+        content_type = imaging.guess_content_type(data)
         retry = functools.partial(
             attempts.ask, config, SLOT, last.key, data, content_type, label=last.label
         )

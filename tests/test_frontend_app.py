@@ -345,6 +345,14 @@ def test_upload_is_sent_once(fake: FakeService) -> None:
     assert fake.sent[0] == (data.getvalue(), "image/png")
 
 
+def test_an_upload_is_sent_as_what_its_bytes_are(fake: FakeService) -> None:
+    """Browsers guess a type from the file name; a "text/plain" JPEG is still sent as a JPEG."""
+    jpeg = io.BytesIO()
+    Image.fromarray(canvas_with(ONE)[..., 3]).save(jpeg, format="JPEG")
+    upload(run_app(), "scan.txt", jpeg.getvalue(), "text/plain")
+    assert fake.sent == [(jpeg.getvalue(), "image/jpeg")]
+
+
 def test_clear_empties_the_canvas_and_drops_the_old_answer(fake: FakeService) -> None:
     fake.strokes = list(ONE)
     at = click_predict(run_app())
