@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from prometheus_client import (
@@ -17,7 +18,7 @@ from prometheus_client import (
 if TYPE_CHECKING:
     from service.inference.batcher import DynamicBatcher
 
-disable_created_metrics()  # the *_created series double the output and nobody graphs them
+disable_created_metrics()  # type: ignore[no-untyped-call]  # the *_created series double the output and nobody graphs them
 REGISTRY = CollectorRegistry()
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -55,6 +56,11 @@ QUEUE_WAIT = Histogram(
     registry=REGISTRY,
 )
 QUEUE_DEPTH = Gauge("queue_depth", "Images waiting for the model", registry=REGISTRY)
+INFLIGHT_BYTES = Gauge(
+    "request_bytes_in_flight",
+    "Request-body bytes being read, decoded and predicted (admission control's charge)",
+    registry=REGISTRY,
+)
 MODEL_LOADED = Gauge("model_loaded", "1 when the model is loaded and serving", registry=REGISTRY)
 
 _DIGITS = [PREDICTIONS.labels(digit=str(d)) for d in range(10)]
@@ -75,6 +81,10 @@ def bind_runtime(batcher: DynamicBatcher) -> None:
     # Read the depth when scraped, not on every request.
     QUEUE_DEPTH.set_function(lambda: batcher.queued_images)
     MODEL_LOADED.set(1)
+
+
+def bind_admission(in_flight: Callable[[], float]) -> None:
+    INFLIGHT_BYTES.set_function(in_flight)
 
 
 def render() -> bytes:

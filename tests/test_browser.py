@@ -6,6 +6,11 @@ screenshots (desktop and phone) are taken here, so they show the page as it is.
 
 Recipe and traps: /work/shared/notes/browser-testing.md (move before pressing, keep strokes inside
 the canvas and below Streamlit's header, wait for the drawing to reach Python before clicking).
+
+With TEST_UI_URL set (e.g. http://127.0.0.1:8501), the tests drive that already-running UI, and
+TEST_API_URL the API it calls, instead of starting both here: `make container-check` points them
+at the images it runs, and deselects the tests that must stop and start the API (`own_api`).
+Screenshots then go to test-artifacts/ only.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ if not CHROMIUM.is_file():
     )
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is absent")
 expect = sync_api.expect
+# expect() waits 5 s by default, whatever the page's timeout: too short on a busy machine.
 expect.set_options(timeout=TIMEOUT_MS)
 
 # Strokes as fractions of the canvas box; each list is one press-move-release.
@@ -79,8 +85,21 @@ class RestartableApi:
             self._running = None
 
 
+class RunningApi:
+    """The API an already-running UI was started with (TEST_API_URL): here to read, not to stop."""
+
+    def __init__(self) -> None:
+        url = os.environ.get("TEST_API_URL")
+        if not url:
+            pytest.fail("TEST_UI_URL is set but TEST_API_URL, the API it calls, is not")
+        self.url = url.rstrip("/")
+
+
 @pytest.fixture(scope="module")
-def api() -> Iterator[RestartableApi]:
+def api() -> Iterator[RestartableApi | RunningApi]:
+    if os.environ.get("TEST_UI_URL"):
+        yield RunningApi()
+        return
     server = RestartableApi()
     server.start()
     try:
@@ -90,7 +109,10 @@ def api() -> Iterator[RestartableApi]:
 
 
 @pytest.fixture(scope="module")
-def ui_url(api: RestartableApi) -> Iterator[str]:
+def ui_url(api: RestartableApi | RunningApi) -> Iterator[str]:
+    if running := os.environ.get("TEST_UI_URL"):
+        yield running.rstrip("/")
+        return
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [
@@ -231,7 +253,7 @@ def keep_screenshot(page: sync_api.Page, artifacts: Path, name: str) -> None:
     fresh = artifacts / f"ui-{name}.png"
     page.screenshot(path=str(fresh))
     kept = SCREENSHOTS / f"{name}.png"
-    if kept.exists():
+    if kept.exists() and not os.environ.get("TEST_UI_URL"):
         with Image.open(kept) as old, Image.open(fresh) as new:
             if old.size == new.size:
                 a = np.asarray(old.convert("L"), dtype=np.int16)
@@ -239,7 +261,8 @@ def keep_screenshot(page: sync_api.Page, artifacts: Path, name: str) -> None:
                 if (np.abs(a - b) > 40).mean() < 0.003:
                     return
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(fresh, kept)
+    if not os.environ.get("TEST_UI_URL"):  # the committed pictures show this checkout's page
+        shutil.copyfile(fresh, kept)
 
 
 def test_a_drawing_is_read_and_edited_with_real_buttons(
@@ -342,9 +365,11 @@ def test_on_a_phone_the_answer_comes_into_view_after_predict(
     keep_screenshot(page, artifacts, "phone")
 
 
+@pytest.mark.own_api
 def test_the_sidebar_follows_the_api_going_down_and_coming_back(
-    offline: Offline, ui_url: str, api: RestartableApi
+    offline: Offline, ui_url: str, api: RestartableApi | RunningApi
 ) -> None:
+    assert isinstance(api, RestartableApi), "deselect own_api tests against a running UI"
     page = open_page(offline, ui_url, DESKTOP)
     expect(sidebar(page).get_by_text("Ready")).to_be_visible()
     draw(page, ONE)
@@ -398,7 +423,7 @@ def test_live_mode_predicts_on_stroke_end(offline: Offline, ui_url: str) -> None
 
 @pytest.mark.parametrize("path", ["/docs", "/redoc"])
 def test_the_api_docs_render_without_internet(
-    offline: Offline, api: RestartableApi, artifacts: Path, path: str
+    offline: Offline, api: RestartableApi | RunningApi, artifacts: Path, path: str
 ) -> None:
     page = offline.page(DESKTOP)
     refused: list[str] = []  # what the page's Content-Security-Policy stopped, if anything

@@ -41,6 +41,10 @@ ACCEPTED = (
 )
 SINGLE_JSON = '{"image": "<base64>"} or {"pixels": [[28 rows of 28 numbers 0-255]]}'
 BATCH_JSON = '{"images": ["<base64>", {"pixels": [[...]]}, ...]}'
+MULTIPART_HINT = (
+    "send each file as a part with a short filename and a few headers (Content-Disposition, "
+    "Content-Type), under a boundary of at most 256 characters, as curl -F and browsers do"
+)
 _NON_FINITE = re.compile(rb"[\[,:]\s*-?(?:NaN|Infinity)\b")
 
 
@@ -75,8 +79,8 @@ def _from_json_item(item: Any, where: str) -> RawImage:
     if isinstance(item, dict):
         if isinstance(item.get("image"), str):
             return decode_base64(item["image"])
-        if isinstance(item.get("pixels"), list):
-            return item["pixels"]
+        if isinstance(pixels := item.get("pixels"), list):
+            return pixels
     raise ApiError(422, f"{where} holds no image; use {SINGLE_JSON}")
 
 
@@ -99,11 +103,13 @@ async def _form_files(request: Request, field: str, max_files: int, max_bytes: i
         form = await request.form(
             max_files=max_files, max_fields=max_files, max_part_size=max_bytes
         )
-    except FormParserError as error:  # the body does not follow its own boundary
+    except FormParserError as error:
+        # python-multipart's own limits, which Starlette lets through: a part header over ~4 KB
+        # (a 5,000-character filename), more than 8 header lines in a part, a boundary over 256
+        # characters.
         raise ApiError(
-            422,
-            "the multipart body is malformed: its parts do not follow the boundary that "
-            f"Content-Type names; send a well-formed form, e.g. curl -F {field}=@digit.png ...",
+            413 if "exceeded" in str(error) else 422,
+            f"could not read the multipart form ({error}); {MULTIPART_HINT}",
         ) from error
     except (MultiPartException, HTTPException) as error:
         # Inside an app, Starlette re-raises the parser's MultiPartException as a bare 400.

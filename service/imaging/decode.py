@@ -12,19 +12,21 @@ import io
 import warnings
 
 import numpy as np
+import numpy.typing as npt
 from PIL import Image, ImageChops, UnidentifiedImageError
 
 from service.imaging.errors import ImageDecodeError, ImageTooLargeError, InputError, PixelsError
 from service.imaging.png_fast import decode_plain_png
 
-# The formats the service reads: what people photograph, scan, draw and export. Pillow knows many
-# more (EPS, PSD, ICO, ...), each one more parser exposed to whatever a client sends.
+# The formats the README promises, and the only ones Pillow may parse: each other format it knows
+# is parser code an attacker could reach (EPS would even start Ghostscript).
 FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
 READABLE = "PNG, JPEG, GIF, BMP, WebP or TIFF"
 NOT_AN_IMAGE = f"the file is not an image this service reads: send {READABLE}"
 DAMAGED = (
     f"the image is damaged or cut short and cannot be decoded: send the whole file as {READABLE}"
 )
+Gray = npt.NDArray[np.uint8]  # a grayscale picture, 0-255
 _HIGH_BIT_MODES = {"I;16": 65535.0, "I;16B": 65535.0, "I;16L": 65535.0, "I;16N": 65535.0}
 
 
@@ -36,7 +38,7 @@ def base64_file(text: str) -> bytes:
     return base64.b64decode(text, validate=True)
 
 
-def decode_image(data: bytes, max_pixels: int) -> np.ndarray:
+def decode_image(data: bytes, max_pixels: int) -> Gray:
     """Decode an image file (first frame) into a grayscale array, 0-255, alpha composited."""
     if not data:
         raise ImageDecodeError(f"the image is empty (0 bytes); send a {READABLE} file")
@@ -70,11 +72,12 @@ def decode_image(data: bytes, max_pixels: int) -> np.ndarray:
         raise ImageDecodeError(DAMAGED) from error
 
 
-def _to_gray(image: Image.Image) -> np.ndarray:
+def _to_gray(image: Image.Image) -> Gray:
     """Grayscale uint8 pixels; transparent = background."""
     if image.mode in _HIGH_BIT_MODES:
         scaled = np.asarray(image, dtype=np.float32) * (255.0 / _HIGH_BIT_MODES[image.mode])
-        return np.rint(scaled).astype(np.uint8)
+        high_bit: Gray = np.rint(scaled).astype(np.uint8)
+        return high_bit
     if image.mode in ("I", "F"):
         return pixels_to_gray(np.asarray(image))
     if image.mode not in ("RGBA", "LA", "PA", "RGBa", "La") and "transparency" not in image.info:
@@ -108,7 +111,7 @@ _KINDS = {
 }
 
 
-def pixels_to_gray(pixels: np.ndarray) -> np.ndarray:
+def pixels_to_gray(pixels: npt.ArrayLike) -> Gray:
     """Validate a numeric 2-D array of 0-255 (or 0-1) pixels and return it as uint8 0-255."""
     array = np.asarray(pixels)
     if array.ndim == 3 and array.shape[-1] in (1, 3, 4):

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import Match
@@ -82,7 +84,8 @@ def _stats(request: Request) -> InferStats:
     state = request.app.state
     if not hasattr(state, "v2_stats"):
         state.v2_stats = InferStats()
-    return state.v2_stats
+    stats: InferStats = state.v2_stats
+    return stats
 
 
 def served_model(request: Request) -> None:
@@ -169,9 +172,14 @@ async def _infer(request: Request, runtime: ModelRuntime, stats: InferStats) -> 
     runtime.require_ready()
     settings = runtime.settings
     started = time.perf_counter_ns()
-    body = v2_codec.decompress(
-        await request.body(), request.headers.get("content-encoding", ""), settings.max_body_bytes
-    )
+    body = await request.body()
+    encoding = request.headers.get("content-encoding", "")
+    if encoding.strip().lower() not in ("", "identity"):
+        # zlib lets go of the GIL while it inflates, so a worker thread frees the event loop for
+        # those milliseconds. The rest of the parsing is single C calls that hold the GIL (orjson,
+        # base64, numpy), bounded by the body limit and the element counts: a thread would not
+        # free the loop for them.
+        body = await run_in_threadpool(v2_codec.decompress, body, encoding, settings.max_body_bytes)
     payload, binary = v2_codec.split_body(
         body, request.headers.get("inference-header-content-length")
     )
@@ -206,7 +214,8 @@ async def _infer(request: Request, runtime: ModelRuntime, stats: InferStats) -> 
 )
 async def unknown(request: Request) -> NoReturn:
     for route in router.routes:
-        if route.path != "/v2/{path:path}" and route.matches(request.scope)[0] is Match.PARTIAL:
+        assert isinstance(route, APIRoute)  # the router holds only its own routes
+        if route.endpoint is not unknown and route.matches(request.scope)[0] is Match.PARTIAL:
             raise HTTPException(405, f"{request.method} is not allowed on {request.url.path}")
     raise HTTPException(
         404,
