@@ -87,7 +87,10 @@ def decompress(body: bytes, encoding: str, limit: int) -> bytes:
     try:
         data = inflater.decompress(body, limit + 1)
     except zlib.error as error:
-        raise ProtocolError(f"the body is not valid {encoding} data ({error})") from error
+        raise ProtocolError(
+            f"the body is not valid {encoding} data; compress the whole request body with "
+            f"{encoding}, or send it uncompressed without Content-Encoding"
+        ) from error
     if len(data) > limit:  # a small compressed body may inflate to anything: stop at the limit
         raise ProtocolError(f"the decompressed body is over the limit of {limit:,} bytes", 413)
     if not inflater.eof:
@@ -249,7 +252,9 @@ def _json_numbers(data: object, size: int, shape: list[int]) -> np.ndarray:
     try:
         values = np.array(data)  # flat or nested, row-major, as the protocol allows
     except ValueError as error:  # ragged nesting
-        raise ProtocolError(f"input 'input' data is not a rectangular array ({error})") from error
+        raise ProtocolError(
+            "input 'input' data is not a rectangular array: every row must have the same length"
+        ) from error
     if values.dtype.kind not in "iuf":  # strings and booleans are not pixels
         raise ProtocolError("input 'input' data must be numbers")
     if values.size != size:

@@ -58,14 +58,22 @@ def _load_state(
         # malicious file cannot run code; map_location lets GPU-saved weights load on a CPU and back.
         state = torch.load(path, map_location=device, weights_only=True)
     except Exception as error:
-        raise ModelLoadError(f"model file {path} is not a loadable state_dict: {error}") from error
+        # torch's own message names Python types and internals; the service shows this text to
+        # clients (/health's reason), so it stays plain, and the cause goes to the log.
+        raise ModelLoadError(
+            f"model file {path} is not a loadable state_dict: it is damaged, or holds objects "
+            "other than tensors (which are never loaded); restore it or retrain"
+        ) from error
     if not isinstance(state, dict):
-        raise ModelLoadError(f"model file {path} holds a {type(state).__name__}, not a state_dict")
+        raise ModelLoadError(
+            f"model file {path} holds something other than a state_dict (a dictionary of tensors)"
+        )
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as error:
         raise ModelLoadError(
-            f"model file {path} does not fit the {name} network: {error}"
+            f"model file {path} does not fit the {name} network: its tensors' names or "
+            "shapes differ (weights of another architecture?); restore it or retrain"
         ) from error
     return model.to(device).eval(), sha256, metadata
 

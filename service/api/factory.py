@@ -14,7 +14,7 @@ from service.api.admission import AdmissionMiddleware
 from service.api.errors import install_error_handlers
 from service.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from service.api.responses import FastJSONResponse
-from service.api.routes import health, predict, v2
+from service.api.routes import docs, health, predict, v2
 from service.api.security import AccessMiddleware
 from service.inference.runtime import ModelRuntime
 from service.logs import configure_logging
@@ -52,12 +52,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Metrics and logs are ours (/metrics, JSON lines). FastAPI's OpenTelemetry bridge would
         # otherwise look up the global providers on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        # /docs and /redoc come from routes/docs.py, with their files served from here, not a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.runtime = runtime
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(predict.router)
     app.include_router(v2.router)  # the Open Inference Protocol (KServe V2) beside /predict
+    docs.install(app)
     return app
 
 

@@ -119,11 +119,27 @@ def preprocess_image(data: bytes, max_pixels: int) -> npt.NDArray[np.float32]:
 
 def preprocess_pixels(pixels: object) -> npt.NDArray[np.float32]:
     """A grid of pixel values (white digit on black, 0-255) → the 28×28 digit the model reads."""
+    depth = _nesting_depth(pixels)
+    if depth > 3:  # rows of pixels of channels at most; numpy refuses over 64 in its own words
+        raise PixelsError(
+            f"pixels must be a 2-D grid of numbers (e.g. 28 rows of 28), got {depth} dimensions"
+        )
     try:
         array = np.asarray(pixels)
     except (ValueError, TypeError) as error:  # ragged rows, mixed types
-        raise PixelsError(f"pixels must be a rectangular grid of numbers: {error}") from error
+        raise PixelsError(
+            "pixels must be a rectangular grid of numbers: every row the same length"
+        ) from error
     return normalise_digit(pixels_to_gray(array))
+
+
+def _nesting_depth(value: object) -> int:
+    """How deep lists nest along their first elements: 2 for rows of numbers."""
+    depth = 0
+    while isinstance(value, list):
+        depth += 1
+        value = value[0] if value else None
+    return depth
 
 
 def preprocess(image: RawImage, max_pixels: int) -> npt.NDArray[np.float32]:

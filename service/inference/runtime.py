@@ -56,8 +56,9 @@ class ModelRuntime:
             model, self.info = load_checkpoint(self.settings.model_path, self.device)
             detector = self._load_detector()
         except (ModelLoadError, ValueError, RuntimeError) as error:
-            self.failure = str(error)
-            logger.error("model not loaded: %s", error)
+            self.failure = str(error)  # plain text: /health and every 503 show it to clients
+            cause = f" (cause: {error.__cause__})" if error.__cause__ else ""
+            logger.error("model not loaded: %s%s", error, cause)
             return
         self.policy = VerdictPolicy.from_metadata(
             self.info.verdict,
