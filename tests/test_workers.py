@@ -91,6 +91,7 @@ def test_a_dead_worker_is_replaced_and_sigterm_stops_all_with_exit_0() -> None:
         server.process.send_signal(signal.SIGTERM)
         assert server.process.wait(timeout=60) == 0
         for pid in (second, replacement):
-            assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(
-                f"/proc/{pid}/status"
-            ).read_text()
+            assert (
+                not Path(f"/proc/{pid}").exists()
+                or "zombie" in Path(f"/proc/{pid}/status").read_text()
+            )
