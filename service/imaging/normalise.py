@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -37,8 +38,24 @@ MIN_CONTRAST = 24
 BACKGROUND_SAMPLES = 4096
 
 
-def normalise_digit(gray: np.ndarray) -> np.ndarray:
-    """MNIST's normalisation of a grayscale uint8 image (any size) → (28, 28) float32, pixels 0-1."""
+@dataclass(frozen=True)
+class Ink:
+    """Where a picture's ink is: the picture as white ink on black, and its levels."""
+
+    gray: np.ndarray  # uint8, white ink on a dark background (inverted when it was dark on light)
+    background: float
+    contrast: float
+
+    @property
+    def mask(self) -> np.ndarray:
+        """The pixels that are ink (bool), as MNIST's crop sees them."""
+        # An integer threshold keeps the comparison in uint8 (a float would copy the image as
+        # float64); for integer pixels, `> floor(t)` is the same test as `> t`.
+        return self.gray > math.floor(self.background + NOISE_FRACTION * self.contrast)
+
+
+def find_ink(gray: np.ndarray) -> Ink:
+    """The ink of a grayscale uint8 image (any size); NoDigitError when there is none."""
     background = _background_level(gray)
     if background > 127:  # dark ink on light paper: MNIST's digits are white on black
         gray = 255 - gray
@@ -49,12 +66,23 @@ def normalise_digit(gray: np.ndarray) -> np.ndarray:
             "no digit found: the image is blank or too faint; draw or photograph a digit that "
             "stands out from its background"
         )
-    # An integer threshold keeps the comparison in uint8 (a float would copy the image as float64);
-    # for integer pixels, `> floor(t)` is the same test as `> t`.
-    ink_mask = gray > math.floor(background + NOISE_FRACTION * contrast)
+    return Ink(gray, background, contrast)
+
+
+def normalise_digit(gray: np.ndarray) -> np.ndarray:
+    """MNIST's normalisation of a grayscale uint8 image (any size) → (28, 28) float32, pixels 0-1."""
+    ink = find_ink(gray)
+    ink_mask = ink.mask
     rows = np.flatnonzero(ink_mask.any(axis=1))
     cols = np.flatnonzero(ink_mask.any(axis=0))
-    digit = _fit_box(gray[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
+    return digit_from_crop(ink.gray[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1], ink)
+
+
+def digit_from_crop(crop: np.ndarray, ink: Ink) -> np.ndarray:
+    """The rest of MNIST's normalisation, for a crop of `ink.gray` tight around one digit's ink:
+    scale into 20×20, stretch the levels, centre by mass in 28×28."""
+    digit = _fit_box(crop)
+    background, contrast = ink.background, ink.contrast
     # Background to 0 and the strongest ink to 255, as in MNIST, whatever the pen or the lighting.
     # Done after the resize (both are linear), on 400 pixels instead of the whole crop.
     if background or contrast != 255:

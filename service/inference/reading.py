@@ -1,0 +1,137 @@
+"""Choose how to read a number from the classifier's scores of every candidate piece.
+
+service/imaging/pieces.py splits a drawing into primitives and offers runs of them as candidate
+digits; the model scores all candidates in one forward pass. A reading is a sequence of candidates
+that covers every primitive once, left to right. Each candidate gets the log-odds that it is
+exactly one whole digit, from a few facts about it: how sure the classifier is, how wide the digit
+it reads is usually written, how tall and wide the piece is against its neighbours, and how much ink
+the cuts around it cross. Dynamic programming finds the reading with the highest total: the model
+and the shapes, not one threshold, decide whether a wide blob is one digit or two and where it
+splits.
+
+The weights are a logistic regression fitted on numbers composed from MNIST's training digits and
+Semeion's lines 1-1,000 (`python -m devtools.fit_reader`); the measured sets use other digits.
+Pure numpy: no torch, no HTTP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from service.imaging.pieces import Box, NumberPieces
+
+# How wide each digit is written: mean and spread of log(width / height) of its ink over MNIST's
+# 60,000 training digits (python -m devtools.fit_reader). A piece read as a 1 but as wide as a 0, or
+# read as a 0 but twice as wide as tall, is probably not that digit alone.
+LOG_ASPECT = np.array(
+    [
+        (-0.099, 0.188),
+        (-0.896, 0.446),
+        (-0.066, 0.208),
+        (-0.222, 0.205),
+        (-0.230, 0.205),
+        (-0.070, 0.247),
+        (-0.311, 0.211),
+        (-0.251, 0.209),
+        (-0.268, 0.214),
+        (-0.378, 0.202),
+    ]
+)
+FEATURES = (
+    "log confidence",
+    "log confidence − log second choice",
+    "squared z-score of log(width / height) for the digit read",
+    "height / the digits' height (at most 1.5)",
+    "how much shorter than 0.7 × the digits' height",
+    "width / the digits' height",
+    "how much wider than the digits' height",
+    "ink crossed by the cut on its left (stroke widths)",
+    "ink crossed by the cut on its right (stroke widths)",
+    "a cut at either side (0 or 1)",
+    "bias",
+)
+# Log-odds that a candidate is exactly one whole digit = WEIGHTS · features (fitted, see above).
+WEIGHTS = np.array(
+    [0.299, 0.098, -0.124, 2.735, -2.399, -0.059, -3.021, -0.246, -0.281, -1.825, -1.196]
+)
+
+Verdict = Literal["digit", "unsure", "not_a_digit"]
+Probabilities = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class ReadDigit:
+    digit: int
+    confidence: float
+    probabilities: np.ndarray  # (10,)
+    verdict: Verdict
+    box: Box
+    candidate: int  # index into NumberPieces.candidates / .digits
+
+
+def piece_verdict(probabilities: np.ndarray) -> tuple[Verdict, float]:
+    """The verdict on one piece and the confidence to report: the one place a piece is judged.
+    Issue 14's calibrated digit / unsure / not_a_digit verdict replaces this body."""
+    return "digit", float(probabilities.max())
+
+
+def piece_features(pieces: NumberPieces, probabilities: Probabilities) -> np.ndarray:
+    """(candidates, len(FEATURES)): what the reading knows about each candidate."""
+    ranked = np.sort(probabilities, axis=1)
+    confident = np.log(np.maximum(ranked[:, -1], 1e-9))
+    second = np.log(np.maximum(ranked[:, -2], 1e-9))
+    digit = probabilities.argmax(axis=1)
+    candidates = pieces.candidates
+    log_aspect = np.log([c.box.width / c.box.height for c in candidates])
+    aspect_z = (log_aspect - LOG_ASPECT[digit, 0]) / LOG_ASPECT[digit, 1]
+    tall = np.array([c.tallness for c in candidates])
+    wide = np.array([c.aspect for c in candidates])
+    left = pieces.cut_cost[[c.first for c in candidates]]
+    right = pieces.cut_cost[[c.last for c in candidates]]
+    return np.stack(
+        [
+            confident,
+            confident - second,
+            aspect_z**2,
+            np.minimum(tall, 1.5),
+            np.maximum(0.0, 0.7 - tall),
+            wide,
+            np.maximum(0.0, wide - 1.0),
+            left,
+            right,
+            ((left > 0) | (right > 0)).astype(float),
+            np.ones(len(candidates)),
+        ],
+        axis=1,
+    )
+
+
+def best_reading(pieces: NumberPieces, probabilities: Probabilities) -> list[ReadDigit]:
+    """The best-scoring reading, left to right."""
+    score = piece_features(pieces, probabilities) @ WEIGHTS
+    best = np.full(pieces.primitives + 1, -np.inf)
+    best[0] = 0.0
+    came_from = np.full(pieces.primitives + 1, -1)
+    for index in sorted(range(len(score)), key=lambda i: pieces.candidates[i].last):
+        candidate = pieces.candidates[index]
+        total = best[candidate.first] + score[index]
+        if total > best[candidate.last]:
+            best[candidate.last] = total
+            came_from[candidate.last] = index
+    chosen = []
+    end = pieces.primitives
+    while end > 0:
+        index = int(came_from[end])
+        chosen.append(index)
+        end = pieces.candidates[index].first
+    reading = []
+    for index in reversed(chosen):
+        row = probabilities[index]
+        verdict, reported = piece_verdict(row)
+        box = pieces.candidates[index].box
+        reading.append(ReadDigit(int(row.argmax()), reported, row, verdict, box, index))
+    return reading
