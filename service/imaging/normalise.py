@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from service.imaging.decode import decode_image, pixels_to_gray
+from service.imaging.decode import Gray, decode_image, pixels_to_gray
 from service.imaging.errors import NoDigitError, PixelsError
 from training.model import IMAGE_SIZE
 
@@ -42,19 +42,19 @@ BACKGROUND_SAMPLES = 4096
 class Ink:
     """Where a picture's ink is: the picture as white ink on black, and its levels."""
 
-    gray: np.ndarray  # uint8, white ink on a dark background (inverted when it was dark on light)
+    gray: Gray  # white ink on a dark background (inverted when it was dark on light)
     background: float
     contrast: float
 
     @property
-    def mask(self) -> np.ndarray:
-        """The pixels that are ink (bool), as MNIST's crop sees them."""
+    def mask(self) -> npt.NDArray[np.bool_]:
+        """The pixels that are ink, as MNIST's crop sees them."""
         # An integer threshold keeps the comparison in uint8 (a float would copy the image as
         # float64); for integer pixels, `> floor(t)` is the same test as `> t`.
         return self.gray > math.floor(self.background + NOISE_FRACTION * self.contrast)
 
 
-def find_ink(gray: np.ndarray) -> Ink:
+def find_ink(gray: Gray) -> Ink:
     """The ink of a grayscale uint8 image (any size); NoDigitError when there is none."""
     background = _background_level(gray)
     if background > 127:  # dark ink on light paper: MNIST's digits are white on black
@@ -69,16 +69,21 @@ def find_ink(gray: np.ndarray) -> Ink:
     return Ink(gray, background, contrast)
 
 
-def normalise_digit(gray: np.ndarray) -> np.ndarray:
+def normalise_digit(gray: Gray) -> npt.NDArray[np.float32]:
     """MNIST's normalisation of a grayscale uint8 image (any size) → (28, 28) float32, pixels 0-1."""
     ink = find_ink(gray)
-    ink_mask = ink.mask
-    rows = np.flatnonzero(ink_mask.any(axis=1))
-    cols = np.flatnonzero(ink_mask.any(axis=0))
+    return normalise_ink(ink, ink.mask)
+
+
+def normalise_ink(ink: Ink, mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.float32]:
+    """MNIST's normalisation of all the ink of a picture (its mask given, as it is often needed
+    elsewhere too): crop to the ink, then digit_from_crop."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
     return digit_from_crop(ink.gray[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1], ink)
 
 
-def digit_from_crop(crop: np.ndarray, ink: Ink) -> np.ndarray:
+def digit_from_crop(crop: Gray, ink: Ink) -> npt.NDArray[np.float32]:
     """The rest of MNIST's normalisation, for a crop of `ink.gray` tight around one digit's ink:
     scale into 20×20, stretch the levels, centre by mass in 28×28."""
     digit = _fit_box(crop)
@@ -90,13 +95,13 @@ def digit_from_crop(crop: np.ndarray, ink: Ink) -> np.ndarray:
     return _centre_by_mass(digit)
 
 
-def _background_level(gray: np.ndarray) -> float:
+def _background_level(gray: Gray) -> float:
     # The median, not the mean: ink may cover a good part of the image without moving it.
     step = max(1, int(np.sqrt(gray.size / BACKGROUND_SAMPLES)))
     return float(np.median(gray[::step, ::step]))
 
 
-def _fit_box(ink: np.ndarray) -> np.ndarray:
+def _fit_box(ink: Gray) -> npt.NDArray[np.float32]:
     """Scale uint8 ink so the longer side is 20 px, keeping the aspect ratio; anti-aliased
     (Lanczos). Returns float32 0-255."""
     height, width = ink.shape
@@ -108,7 +113,7 @@ def _fit_box(ink: np.ndarray) -> np.ndarray:
     return np.asarray(resized, dtype=np.float32)
 
 
-def _centre_by_mass(digit: np.ndarray) -> np.ndarray:
+def _centre_by_mass(digit: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     """Paste into a 28×28 frame so the centre of mass lands on the frame's centre (14, 14)."""
     frame = np.zeros((IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
     total = digit.sum()
@@ -132,6 +137,17 @@ def _centre_by_mass(digit: np.ndarray) -> np.ndarray:
     return frame * (1 / 255)
 
 
+def to_gray(image: RawImage, max_pixels: int) -> Gray:
+    """Either form a client may send (an image file, a grid of pixel values) → grayscale pixels."""
+    if isinstance(image, bytes):
+        return decode_image(image, max_pixels)
+    try:
+        array = np.asarray(image)
+    except (ValueError, TypeError) as error:  # ragged rows, mixed types
+        raise PixelsError(f"pixels must be a rectangular grid of numbers: {error}") from error
+    return pixels_to_gray(array)
+
+
 def preprocess_image(data: bytes, max_pixels: int) -> npt.NDArray[np.float32]:
     """An encoded image file → the 28×28 digit (pixels 0-1) the model reads."""
     return normalise_digit(decode_image(data, max_pixels))
@@ -139,18 +155,12 @@ def preprocess_image(data: bytes, max_pixels: int) -> npt.NDArray[np.float32]:
 
 def preprocess_pixels(pixels: object) -> npt.NDArray[np.float32]:
     """A grid of pixel values (white digit on black, 0-255) → the 28×28 digit the model reads."""
-    try:
-        array = np.asarray(pixels)
-    except (ValueError, TypeError) as error:  # ragged rows, mixed types
-        raise PixelsError(f"pixels must be a rectangular grid of numbers: {error}") from error
-    return normalise_digit(pixels_to_gray(array))
+    return normalise_digit(to_gray(pixels, 0))  # type: ignore[arg-type]
 
 
 def preprocess(image: RawImage, max_pixels: int) -> npt.NDArray[np.float32]:
     """Either form a client may send → the 28×28 digit the model reads."""
-    if isinstance(image, bytes):
-        return preprocess_image(image, max_pixels)
-    return preprocess_pixels(image)
+    return normalise_digit(to_gray(image, max_pixels))
 
 
 def to_png(digit: npt.NDArray[np.float32]) -> bytes:
