@@ -38,6 +38,16 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)
     max_image_pixels: int = Field(4096 * 4096, ge=1)
     max_images_per_request: int = Field(64, ge=1, description="images in one /predict/batch call")
+    max_read_digits: int = Field(
+        32, ge=1, le=128, description="separate marks (digits) one /read image may hold"
+    )
+
+    # Reading numbers.
+    several_digits_check: bool = Field(
+        True,
+        description="/predict and /predict/batch say verdict several_digits when an image holds "
+        "more than one digit (a geometric check on every image; off saves its cost)",
+    )
 
     # Access.
     api_key: SecretStr | None = Field(None, description="when set, routes need X-API-Key")

@@ -20,4 +20,5 @@ def create_failing_app() -> FastAPI:
         raise RuntimeError(STUB_ERROR)
 
     ModelRuntime._preprocess_all = broken  # type: ignore[method-assign]
+    ModelRuntime._prepare_all = broken  # type: ignore[method-assign]
     return create_app()

@@ -11,8 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from PIL import Image
 
+Ints = npt.NDArray[np.int64]
 GRID_HEIGHT = 48  # cells over the height of the ink
 
 
@@ -30,24 +32,26 @@ class Grid:
 class Components:
     """8-connected components of a grid: a label per cell (0 = no ink) and each one's extent."""
 
-    labels: np.ndarray  # int32 (rows, cols), 1..count
-    area: np.ndarray  # cells of each component (index 0 = label 1)
-    top: np.ndarray  # first row
-    bottom: np.ndarray  # last row + 1
-    left: np.ndarray  # first column
-    right: np.ndarray  # last column + 1
+    labels: Ints  # (rows, cols), 1..count
+    area: Ints  # cells of each component (index 0 = label 1)
+    top: Ints  # first row
+    bottom: Ints  # last row + 1
+    left: Ints  # first column
+    right: Ints  # last column + 1
 
     @property
     def count(self) -> int:
         return len(self.area)
 
     @property
-    def height(self) -> np.ndarray:
-        return self.bottom - self.top
+    def height(self) -> Ints:
+        height: Ints = self.bottom - self.top
+        return height
 
     @property
-    def width(self) -> np.ndarray:
-        return self.right - self.left
+    def width(self) -> Ints:
+        width: Ints = self.right - self.left
+        return width
 
 
 def pool(mask: np.ndarray) -> Grid:
@@ -88,9 +92,9 @@ def label(cells: np.ndarray) -> Components:
     target = np.repeat(first, counts) + offsets
     root = _union(runs, source, target)
     component, run_label = np.unique(root, return_inverse=True)
-    run_label = run_label.astype(np.int32) + 1
+    run_label = run_label.astype(np.int64) + 1
     # Paint the runs: +label where a run starts, −label where it ends, summed along each row.
-    paint = np.zeros((rows, stride), dtype=np.int32)
+    paint = np.zeros((rows, stride), dtype=np.int64)
     np.add.at(paint, (run_row, run_start), run_label)
     np.add.at(paint, (run_row, run_end), -run_label)
     labels = np.cumsum(paint, axis=1)[:, :width]

@@ -35,7 +35,7 @@ def stroke_width(blob: np.ndarray) -> float:
     padded = np.pad(blob, 1)
     inner = padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:] & blob
     outline = int(blob.sum() - inner.sum())
-    return max(1.0, 2 * blob.sum() / max(outline, 1))
+    return max(1.0, 2 * float(blob.sum()) / max(outline, 1))
 
 
 def candidate_cuts(blob: np.ndarray, digit_height: float) -> list[Cut]:

@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image, ImageChops
+from PIL import Image, ImageChops, ImageOps
 
 from service.imaging.errors import ImageDecodeError, ImageTooLargeError, InputError, PixelsError
 from service.imaging.png_fast import decode_plain_png
@@ -52,6 +52,9 @@ def decode_image(data: bytes, max_pixels: int) -> Gray:
                     "send a smaller image (a digit needs no more than a few hundred pixels a side)"
                 )
             image.load()
+            # A photo's EXIF orientation says which way is up: turn the pixels as any viewer
+            # does, so the digits stand upright and /read's boxes match what the client sees.
+            ImageOps.exif_transpose(image, in_place=True)
             return _to_gray(image)
     except InputError:
         raise

@@ -141,8 +141,12 @@ def to_gray(image: RawImage, max_pixels: int) -> Gray:
     """Either form a client may send (an image file, a grid of pixel values) → grayscale pixels."""
     if isinstance(image, bytes):
         return decode_image(image, max_pixels)
+    return _pixels_gray(image)
+
+
+def _pixels_gray(pixels: object) -> Gray:
     try:
-        array = np.asarray(image)
+        array = np.asarray(pixels)
     except (ValueError, TypeError) as error:  # ragged rows, mixed types
         raise PixelsError(f"pixels must be a rectangular grid of numbers: {error}") from error
     return pixels_to_gray(array)
@@ -155,7 +159,7 @@ def preprocess_image(data: bytes, max_pixels: int) -> npt.NDArray[np.float32]:
 
 def preprocess_pixels(pixels: object) -> npt.NDArray[np.float32]:
     """A grid of pixel values (white digit on black, 0-255) → the 28×28 digit the model reads."""
-    return normalise_digit(to_gray(pixels, 0))  # type: ignore[arg-type]
+    return normalise_digit(_pixels_gray(pixels))
 
 
 def preprocess(image: RawImage, max_pixels: int) -> npt.NDArray[np.float32]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from service.imaging.cuts import candidate_cuts, piece_of_each_cell
+from service.imaging.decode import Gray
 from service.imaging.errors import TooManyPiecesError
 from service.imaging.normalise import Digits, Ink, digit_from_crop, find_ink
 from service.imaging.segment import Marks, blob_box, find_marks
@@ -55,9 +56,9 @@ class NumberPieces:
     blobs: int
 
 
-def number_pieces(gray: np.ndarray, max_pieces: int) -> NumberPieces:
+def number_pieces(gray: Gray, max_pieces: int, max_candidates: int) -> NumberPieces:
     """Every candidate piece of a drawing; NoDigitError when blank, TooManyPiecesError when it
-    holds more than `max_pieces` blobs."""
+    holds more than `max_pieces` blobs or offers more than `max_candidates` pieces to score."""
     ink = find_ink(gray)
     mask = ink.mask
     marks = find_marks(mask)
@@ -76,13 +77,23 @@ def number_pieces(gray: np.ndarray, max_pieces: int) -> NumberPieces:
         costs, height = _split_blob(marks, blob, primitive, start, usual_width)
         cut_cost += [*costs, 0.0]
         spans.append((start, len(cut_cost) - 1, height))
+    runs = [
+        (first, last, aspect, height)
+        for start, end, height in spans
+        for first, last, aspect in _runs(primitive, start, end, height)
+    ]
+    if len(runs) > max_candidates:
+        raise TooManyPiecesError(
+            f"the image holds too many touching digits to read at once ({len(runs)} pieces to "
+            f"score, over the limit of {max_candidates}); leave gaps between the digits or send "
+            "fewer of them"
+        )
     candidates, digits = [], []
-    for start, end, height in spans:
-        for first, last, aspect in _runs(primitive, start, end, height):
-            digit, box = _piece(ink, mask, primitive, marks, first, last)
-            tallness = box.height / (height * marks.grid.scale)
-            candidates.append(Candidate(first, last, box, aspect, tallness))
-            digits.append(digit)
+    for first, last, aspect, height in runs:
+        digit, box = _piece(ink, mask, primitive, marks, first, last)
+        tallness = box.height / (height * marks.grid.scale)
+        candidates.append(Candidate(first, last, box, aspect, tallness))
+        digits.append(digit)
     return NumberPieces(
         np.stack(digits).astype(np.float32, copy=False),
         tuple(candidates),

@@ -19,8 +19,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from service.imaging.components import Components, Grid, label, pool
+from service.imaging.decode import Gray
+from service.imaging.normalise import find_ink, normalise_ink
 
 # Sizes relative to the height of the drawing's digits (the median height of its large marks).
 SPECK_AREA = 0.006  # × height²: a dot this small is dirt or a full stop, never a digit's part
@@ -44,9 +47,10 @@ class Marks:
     digit_height: float  # in cells
 
 
-def find_marks(mask: np.ndarray) -> Marks:
-    """The blobs of an ink mask (bool, at least one ink pixel), left to right."""
-    grid = pool(mask)
+def find_marks(mask: np.ndarray, grid: Grid | None = None) -> Marks:
+    """The blobs of an ink mask (bool, at least one ink pixel), left to right (`grid`: the mask
+    already pooled)."""
+    grid = grid or pool(mask)
     components = label(grid.cells)
     height, width = components.height, components.width
     big = components.area >= 0.3 * components.area.max()
@@ -151,8 +155,22 @@ def blob_box(marks: Marks, blob: int) -> tuple[int, int, int, int]:
 def several_digits(mask: np.ndarray) -> bool:
     """Whether an ink mask holds more than one digit: two blobs or more, or one much wider than
     tall (touching digits). Geometry only, no model: /predict runs it on every image."""
-    marks = find_marks(mask)
+    grid = pool(mask)
+    columns = grid.cells.any(axis=0)
+    # The common case, one digit, at the cost of a projection: ink in one unbroken run of
+    # columns, no wider than tall. Labelling the components is for the rest.
+    if columns.all() and grid.cells.shape[1] <= grid.cells.shape[0]:
+        return False
+    marks = find_marks(mask, grid)
     if marks.blobs > 1:
         return True
     top, bottom, left, right = blob_box(marks, 0)
     return right - left > SEVERAL_WIDE * (bottom - top)
+
+
+def single_digit(gray: Gray, check_several: bool) -> tuple[npt.NDArray[np.float32], bool]:
+    """/predict's preprocessing: the 28×28 digit, as normalise.normalise_digit makes it, and
+    whether the image holds several digits (False unchecked)."""
+    ink = find_ink(gray)
+    mask = ink.mask
+    return normalise_ink(ink, mask), check_several and several_digits(mask)

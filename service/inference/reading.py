@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-import numpy.typing as npt
 
 from service.imaging.pieces import Box, NumberPieces
+from service.inference.predictor import Probabilities
 
 # How wide each digit is written: mean and spread of log(width / height) of its ink over MNIST's
 # 60,000 training digits (python -m devtools.fit_reader). A piece read as a 1 but as wide as a 0, or
@@ -60,7 +60,6 @@ WEIGHTS = np.array(
 )
 
 Verdict = Literal["digit", "unsure", "not_a_digit"]
-Probabilities = npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True)

@@ -17,15 +17,20 @@ import numpy as np
 import torch
 
 from service import metrics
-from service.imaging.normalise import Digits, RawImage, preprocess
+from service.imaging.normalise import Digits, RawImage, preprocess, to_gray
+from service.imaging.pieces import NumberPieces, number_pieces
+from service.imaging.segment import single_digit
 from service.inference.batcher import DynamicBatcher
 from service.inference.errors import ModelUnavailableError
 from service.inference.predictor import Predictor, Probabilities
+from service.inference.reading import ReadDigit, best_reading
 from service.settings import Settings
 from training.checkpoint import ModelInfo, ModelLoadError, load_checkpoint
 from training.model import resolve_device
 
 logger = logging.getLogger(__name__)
+# A /read image may offer this many pieces to score per digit allowed (cut candidates included).
+CANDIDATES_PER_DIGIT = 8
 
 
 @dataclass
@@ -103,6 +108,45 @@ class ModelRuntime:
         limit = self.settings.max_image_pixels
         return np.stack([preprocess(image, limit) for image in images])
 
+    async def prepare(self, images: Sequence[RawImage]) -> Prepared:
+        """/predict's preprocessing, off the event loop: the digits, and which images hold
+        several digits (the geometric check, when SEVERAL_DIGITS_CHECK is on)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self._prepare_all, images)
+
+    def _prepare_all(self, images: Sequence[RawImage]) -> Prepared:
+        limit, check = self.settings.max_image_pixels, self.settings.several_digits_check
+        singles = [single_digit(to_gray(image, limit), check) for image in images]
+        return Prepared(np.stack([digit for digit, _ in singles]), [many for _, many in singles])
+
     async def predict(self, digits: Digits) -> Probabilities:
         """(k, 10) probabilities for preprocessed digits, through the shared batcher."""
         return await self.require_ready().submit(digits)
+
+    async def read(self, image: RawImage) -> Reading:
+        """Read a number: segment off the event loop, score every candidate piece as one job of
+        the batcher (one forward pass), pick the best reading."""
+        self.require_ready()
+        loop = asyncio.get_running_loop()
+        pieces = await loop.run_in_executor(self._pool, self._pieces_of, image)
+        probabilities = await self.predict(pieces.digits)
+        return Reading(pieces, best_reading(pieces, probabilities))
+
+    def _pieces_of(self, image: RawImage) -> NumberPieces:
+        settings = self.settings
+        gray = to_gray(image, settings.max_image_pixels)
+        # Every piece of one image is one job, and a job must fit in the queue.
+        most = min(settings.max_queue, CANDIDATES_PER_DIGIT * settings.max_read_digits)
+        return number_pieces(gray, settings.max_read_digits, most)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    digits: Digits
+    several: list[bool]  # per image: holds more than one digit
+
+
+@dataclass(frozen=True)
+class Reading:
+    pieces: NumberPieces
+    digits: list[ReadDigit]  # left to right

@@ -13,17 +13,23 @@ from service.api.dependencies import Runtime
 from service.api.inputs import read_image, read_images
 from service.api.openapi import error_responses, image_request_body
 from service.api.responses import FastJSONResponse
-from service.api.schemas import BatchJSON, BatchPrediction, Prediction, PredictJSON
-from service.imaging.normalise import Digits, RawImage, to_png
+from service.api.schemas import (
+    SEVERAL_DIGITS_HINT,
+    BatchJSON,
+    BatchPrediction,
+    Prediction,
+    PredictJSON,
+)
+from service.imaging.normalise import RawImage, to_png
 from service.inference.predictor import Probabilities
-from service.inference.runtime import ModelRuntime
+from service.inference.runtime import ModelRuntime, Prepared
 
 router = APIRouter(tags=["predict"])
 
 
 def _answers(
     runtime: ModelRuntime,
-    digits: Digits,
+    prepared: Prepared,
     probabilities: Probabilities,
     started: float,
     include_input: bool,
@@ -32,15 +38,19 @@ def _answers(
     metrics.count_predictions(best)
     latency_ms = round((time.perf_counter() - started) * 1000, 3)
     answers = []
-    for digit, row, image in zip(best, probabilities, digits, strict=True):
+    rows = zip(best, probabilities, prepared.digits, prepared.several, strict=True)
+    for digit, row, image, several in rows:
         answer = Prediction(
             digit=digit,
             confidence=float(row[digit]),
             probabilities=row.tolist(),
+            verdict="several_digits" if several else "digit",
             model=runtime.model_name,
             device=runtime.device_name,
             latency_ms=latency_ms,
         )
+        if several:
+            answer["hint"] = SEVERAL_DIGITS_HINT
         if include_input:
             answer["input_image"] = base64.b64encode(to_png(image)).decode()
         answers.append(answer)
@@ -51,9 +61,9 @@ async def _predict(
     runtime: ModelRuntime, images: list[RawImage], started: float, include_input: bool
 ) -> list[Prediction]:
     """Preprocess off the event loop, predict through the shared batcher, build the answers."""
-    digits = await runtime.preprocess(images)
-    probabilities = await runtime.predict(digits)
-    return _answers(runtime, digits, probabilities, started, include_input)
+    prepared = await runtime.prepare(images)
+    probabilities = await runtime.predict(prepared.digits)
+    return _answers(runtime, prepared, probabilities, started, include_input)
 
 
 IncludeInput = Annotated[
