@@ -14,6 +14,8 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from service.imaging.normalise import Extent, ink_extent
+
 Ints = npt.NDArray[np.int64]
 GRID_HEIGHT = 48  # cells over the height of the ink
 
@@ -54,12 +56,11 @@ class Components:
         return width
 
 
-def pool(mask: np.ndarray) -> Grid:
-    """Max-pool an ink mask (bool, with some ink) onto the coarse grid, around the ink only."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    cols = np.flatnonzero(mask.any(axis=0))
-    top, left = int(rows[0]), int(cols[0])
-    ink = mask[top : rows[-1] + 1, left : cols[-1] + 1]
+def pool(mask: np.ndarray, extent: Extent | None = None) -> Grid:
+    """Max-pool an ink mask (bool, with some ink) onto the coarse grid, around the ink only
+    (`extent`: the ink's box, when known)."""
+    top, bottom, left, right = extent or ink_extent(mask)
+    ink = mask[top:bottom, left:right]
     scale = max(1, -(-ink.shape[0] // GRID_HEIGHT))
     if scale == 1:
         return Grid(ink, 1, top, left)

@@ -75,12 +75,23 @@ def normalise_digit(gray: Gray) -> npt.NDArray[np.float32]:
     return normalise_ink(ink, ink.mask)
 
 
-def normalise_ink(ink: Ink, mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.float32]:
-    """MNIST's normalisation of all the ink of a picture (its mask given, as it is often needed
-    elsewhere too): crop to the ink, then digit_from_crop."""
+def normalise_ink(
+    ink: Ink, mask: npt.NDArray[np.bool_], extent: Extent | None = None
+) -> npt.NDArray[np.float32]:
+    """MNIST's normalisation of all the ink of a picture (its mask, and maybe its extent, given,
+    as they are often needed elsewhere too): crop to the ink, then digit_from_crop."""
+    top, bottom, left, right = extent or ink_extent(mask)
+    return digit_from_crop(ink.gray[top:bottom, left:right], ink)
+
+
+Extent = tuple[int, int, int, int]  # top, bottom, left, right (exclusive), in pixels
+
+
+def ink_extent(mask: npt.NDArray[np.bool_]) -> Extent:
+    """The box around the ink of a mask that holds some."""
     rows = np.flatnonzero(mask.any(axis=1))
     cols = np.flatnonzero(mask.any(axis=0))
-    return digit_from_crop(ink.gray[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1], ink)
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
 
 
 def digit_from_crop(crop: Gray, ink: Ink) -> npt.NDArray[np.float32]:

@@ -104,13 +104,17 @@ def number_pieces(gray: Gray, max_pieces: int, max_candidates: int) -> NumberPie
 
 
 def _local_height(cells: np.ndarray) -> float:
-    """The height of the digits in a blob: the upper quartile of its columns' ink extents, which a
-    slanted line of touching digits does not inflate as its box's height would."""
+    """The height of the digits in a blob: its box's height, unless the blob is a long line of
+    touching digits, whose slant inflates that; then the upper decile of its columns' ink extents
+    (a slanted 1 alone has short columns: its box is the better measure)."""
+    height, width = cells.shape
+    if width <= 1.5 * height:
+        return float(height)
     filled = cells.any(axis=0)
-    rows = np.arange(cells.shape[0])[:, None]
-    first = np.where(cells, rows, cells.shape[0]).min(axis=0)[filled]
+    rows = np.arange(height)[:, None]
+    first = np.where(cells, rows, height).min(axis=0)[filled]
     last = np.where(cells, rows, -1).max(axis=0)[filled]
-    return float(np.percentile(last - first + 1, 90))
+    return float(max(np.percentile(last - first + 1, 90), 0.6 * height))
 
 
 def _split_blob(
@@ -125,8 +129,12 @@ def _split_blob(
     cells = np.isin(marks.components.labels[top:bottom, left:right], members)
     height = _local_height(cells)
     width = right - left
-    wide = width > TRY_CUTS * height and (
-        marks.blobs == 1 or width > height or width > WIDER_THAN_USUAL * usual_width
+    # Touching digits make a blob as tall as a digit and wider than one.
+    tall = bottom - top >= 0.6 * marks.digit_height
+    wide = (
+        tall
+        and width > TRY_CUTS * height
+        and (marks.blobs == 1 or width > height or width > WIDER_THAN_USUAL * usual_width)
     )
     cuts = candidate_cuts(cells, height) if wide else []
     pieces = piece_of_each_cell(cells, cuts)

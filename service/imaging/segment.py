@@ -3,11 +3,12 @@
 Pure functions of an ink mask (no model). The marks (8-connected components, components.py) are
 sorted into three kinds by their size against the height of the drawing's digits:
 - specks, too small to be part of a digit: dropped;
-- fragments (a 5's flag, a 9's dot-like end, a broken-off piece of stroke): joined to the nearest
-  mark when close to one, dropped otherwise (a full stop, a stray dot);
-- strokes, which are joined into one blob when they stand over one another (a 7's crossbar, a 4
-  drawn in two strokes, a 5 whose flag is drawn apart): two digits of a number stand side by side,
-  the parts of one digit overlap along the line.
+- fragments, small or much shorter than the digits (a 5's flag drawn apart, a 7's bar, a 9's
+  dot-like end, a broken-off piece of stroke): joined to the nearest stroke when close to one,
+  dropped otherwise (a full stop, a dash, a stray dot);
+- strokes, which are joined into one blob when they stand over one another (a 4 drawn in two
+  strokes, a 7's crossbar, a broken 1): two digits of a number stand side by side, the parts of
+  one digit overlap along the line.
 Blobs come out left to right. A blob much wider than tall may hold touching digits: cuts.py offers
 where to split it, and the classifier decides (service/inference/reading.py).
 
@@ -23,13 +24,14 @@ import numpy.typing as npt
 
 from service.imaging.components import Components, Grid, label, pool
 from service.imaging.decode import Gray
-from service.imaging.normalise import find_ink, normalise_ink
+from service.imaging.normalise import Extent, find_ink, ink_extent, normalise_ink
 
 # Sizes relative to the height of the drawing's digits (the median height of its large marks).
 SPECK_AREA = 0.006  # × height²: a dot this small is dirt or a full stop, never a digit's part
 FRAGMENT_SIZE = 0.3  # longer side under this: part of a digit, or nothing on its own
 FRAGMENT_REACH = 0.25  # a fragment this close to a stroke belongs to it
 STACKED = 0.5  # strokes overlapping along the line by this share of the narrower one: one digit
+SHORT = 0.5  # a mark less tall than this × the digits' height is part of a digit, not a digit
 # A blob wider than this × its height holds several digits for /predict's check (a single digit
 # is at most about as wide as tall; two touching digits are half as wide again).
 SEVERAL_WIDE = 1.3
@@ -53,14 +55,16 @@ def find_marks(mask: np.ndarray, grid: Grid | None = None) -> Marks:
     grid = grid or pool(mask)
     components = label(grid.cells)
     height, width = components.height, components.width
-    big = components.area >= 0.3 * components.area.max()
-    digit_height = float(np.median(height[big]))
+    # The digits' height: the median height of the marks at least half as tall as the tallest
+    # (a 5's flag or a full stop does not pull it down; digits of different sizes do not matter).
+    digit_height = float(np.median(height[height >= 0.5 * height.max()]))
     size = np.maximum(height, width)
     speck = components.area < max(1.0, SPECK_AREA * digit_height**2)
-    fragment = ~speck & (size < FRAGMENT_SIZE * digit_height)
+    # Small marks, and marks much shorter than the digits (a 5's flag drawn apart, a 7's bar).
+    fragment = ~speck & ((size < FRAGMENT_SIZE * digit_height) | (height < SHORT * digit_height))
     stroke = ~speck & ~fragment
     if not stroke.any():  # nothing but small marks: the largest is the drawing
-        stroke = components.area == components.area.max()
+        stroke = height == height.max()
         fragment &= ~stroke
     parent = np.arange(components.count)
     parent[speck] = -1
@@ -152,16 +156,10 @@ def blob_box(marks: Marks, blob: int) -> tuple[int, int, int, int]:
     )
 
 
-def several_digits(mask: np.ndarray) -> bool:
+def several_digits(mask: np.ndarray, extent: Extent | None = None) -> bool:
     """Whether an ink mask holds more than one digit: two blobs or more, or one much wider than
     tall (touching digits). Geometry only, no model: /predict runs it on every image."""
-    grid = pool(mask)
-    columns = grid.cells.any(axis=0)
-    # The common case, one digit, at the cost of a projection: ink in one unbroken run of
-    # columns, no wider than tall. Labelling the components is for the rest.
-    if columns.all() and grid.cells.shape[1] <= grid.cells.shape[0]:
-        return False
-    marks = find_marks(mask, grid)
+    marks = find_marks(mask, pool(mask, extent))
     if marks.blobs > 1:
         return True
     top, bottom, left, right = blob_box(marks, 0)
@@ -169,8 +167,17 @@ def several_digits(mask: np.ndarray) -> bool:
 
 
 def single_digit(gray: Gray, check_several: bool) -> tuple[npt.NDArray[np.float32], bool]:
-    """/predict's preprocessing: the 28×28 digit, as normalise.normalise_digit makes it, and
-    whether the image holds several digits (False unchecked)."""
+    """/predict's preprocessing: the 28×28 digit, exactly as normalise.normalise_digit makes it,
+    and whether the image holds several digits (False unchecked)."""
     ink = find_ink(gray)
     mask = ink.mask
-    return normalise_ink(ink, mask), check_several and several_digits(mask)
+    extent = ink_extent(mask)
+    digit = normalise_ink(ink, mask, extent)
+    if not check_several:
+        return digit, False
+    # The common case, one digit, costs one projection: ink in every column of its box, and the
+    # box no wider than tall. Labelling the components is for the rest.
+    top, bottom, left, right = extent
+    if right - left <= bottom - top and mask[top:bottom, left:right].any(axis=0).all():
+        return digit, False
+    return digit, several_digits(mask, extent)

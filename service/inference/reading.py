@@ -56,7 +56,7 @@ FEATURES = (
 )
 # Log-odds that a candidate is exactly one whole digit = WEIGHTS · features (fitted, see above).
 WEIGHTS = np.array(
-    [0.299, 0.098, -0.124, 2.735, -2.399, -0.059, -3.021, -0.246, -0.281, -1.825, -1.196]
+    [0.282, 0.116, -0.141, 2.625, -2.413, -0.404, -2.718, -0.27, -0.303, -1.835, -0.879]
 )
 
 Verdict = Literal["digit", "unsure", "not_a_digit"]
