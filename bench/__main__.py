@@ -3,10 +3,11 @@
 Starts each server exactly as users do (`python -m service` on a free 127.0.0.1 port), drives it
 with realistic canvas PNGs (MNIST test digits drawn on 280×280 RGBA canvases) at each concurrency,
 and prints one table. Baselines measured in the same run give the figures meaning on a shared,
-noisy machine: the service with batching off (MAX_BATCH_SIZE=1), and a trivial FastAPI endpoint
-under the same uvicorn (the framework floor). Two more targets price the number reader: /predict
-with its several-digits check switched off (SEVERAL_DIGITS_CHECK=false), and POST /read driven with
-4-digit numbers (MNIST test digits with gaps on wide RGBA canvases, devtools/numbers.py).
+noisy machine: the service with batching off (MAX_BATCH_SIZE=1), with verdicts off (VERDICTS=false:
+no not-a-digit detector), and a trivial FastAPI endpoint under the same uvicorn (the framework
+floor). Two more targets price the number reader: /predict with its several-digits check switched
+off (SEVERAL_DIGITS_CHECK=false), and POST /read driven with 4-digit numbers (MNIST test digits with
+gaps on wide RGBA canvases, devtools/numbers.py).
 """
 
 from __future__ import annotations
@@ -38,10 +39,10 @@ def service(extra_env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
     return [sys.executable, "-m", "service"], {"DEVICE": "cpu", **extra_env}
 
 
-def plain_app(module: str) -> tuple[list[str], dict[str, str]]:
+def plain_app(module: str, http: str = "httptools") -> tuple[list[str], dict[str, str]]:
     """A bare FastAPI app under the same uvicorn settings as the service."""
     uvicorn = ["-m", "uvicorn", f"{module}:app", "--host", "127.0.0.1", "--no-access-log"]
-    return [sys.executable, *uvicorn, "--loop", "uvloop", "--http", "httptools"], {}
+    return [sys.executable, *uvicorn, "--loop", "uvloop", "--http", http], {}
 
 
 READ_TARGET = "service: POST /read, 4-digit drawings"
@@ -50,9 +51,15 @@ TARGETS = {
     "service, several-digits check off": service({"SEVERAL_DIGITS_CHECK": "false"}),
     READ_TARGET: service({}),
     "service, batching off": service({"MAX_BATCH_SIZE": "1"}),
+    # The verdict's cost: the not-a-digit detector runs in the same forward pass as the classifier.
+    "service, verdicts off": service({"VERDICTS": "false"}),
     "service, 2 workers": service({"WORKERS": "2"}),
     "naive one-image-per-forward": plain_app("bench.naive"),
     "framework floor": plain_app("bench.floor"),
+    # The floor under the service's own protocol (head-size and deadline checks): their cost.
+    "floor, edge limits": plain_app(
+        "bench.floor", "service.api.transport:GuardedHttpToolsProtocol"
+    ),
 }
 
 
@@ -148,7 +155,12 @@ def ratios(runs: list[dict]) -> str:
     lines = []
     for name in ("service (batching)", "service, 2 workers"):
         for level, result in by_name.get(name, {}).items():
-            for baseline in ("service, batching off", "naive one-image-per-forward"):
+            baselines = (
+                "service, batching off",
+                "service, verdicts off",
+                "naive one-image-per-forward",
+            )
+            for baseline in baselines:
                 other = by_name.get(baseline, {}).get(level)
                 if other and other["rps"]:
                     lines.append(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from prometheus_client import (
@@ -36,6 +37,7 @@ REQUEST_LATENCY = Histogram(
     registry=REGISTRY,
 )
 PREDICTIONS = Counter("predictions_total", "Predicted digits", ["digit"], registry=REGISTRY)
+VERDICTS = Counter("verdicts_total", "Answers by verdict", ["verdict"], registry=REGISTRY)
 INFERENCE_SECONDS = Histogram(
     "model_inference_seconds",
     "Time of one batched forward pass",
@@ -55,6 +57,11 @@ QUEUE_WAIT = Histogram(
     registry=REGISTRY,
 )
 QUEUE_DEPTH = Gauge("queue_depth", "Images waiting for the model", registry=REGISTRY)
+INFLIGHT_BYTES = Gauge(
+    "request_bytes_in_flight",
+    "Request-body bytes being read, decoded and predicted (admission control's charge)",
+    registry=REGISTRY,
+)
 MODEL_LOADED = Gauge("model_loaded", "1 when the model is loaded and serving", registry=REGISTRY)
 
 _DIGITS = [PREDICTIONS.labels(digit=str(d)) for d in range(10)]
@@ -66,15 +73,21 @@ def observe_batch(images: int, inference_seconds: float, waited_seconds: float) 
     QUEUE_WAIT.observe(waited_seconds)
 
 
-def count_predictions(digits: list[int]) -> None:
+def count_predictions(digits: list[int], verdicts: Sequence[str] = ()) -> None:
     for digit in digits:
         _DIGITS[digit].inc()
+    for verdict in verdicts:
+        VERDICTS.labels(verdict).inc()
 
 
 def bind_runtime(batcher: DynamicBatcher) -> None:
     # Read the depth when scraped, not on every request.
     QUEUE_DEPTH.set_function(lambda: batcher.queued_images)
     MODEL_LOADED.set(1)
+
+
+def bind_admission(in_flight: Callable[[], float]) -> None:
+    INFLIGHT_BYTES.set_function(in_flight)
 
 
 def render() -> bytes:

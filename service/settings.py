@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL_PATH = PROJECT_ROOT / "models" / "mnist_cnn_model.pth"
+DEFAULT_DETECTOR_PATH = PROJECT_ROOT / "models" / "not_a_digit.pth"
 
 
 class Settings(BaseSettings):
@@ -20,6 +21,12 @@ class Settings(BaseSettings):
     model_path: Path = DEFAULT_MODEL_PATH
     device: str = Field("auto", description="auto (CUDA when present), cpu, cuda, cuda:1 ...")
     torch_threads: int = Field(1, ge=1, description="intra-op threads for the forward pass")
+    detector_path: Path = Field(
+        DEFAULT_DETECTOR_PATH, description="the not-a-digit detector's weights (.json beside)"
+    )
+    verdicts: bool = Field(
+        True, description="run the not-a-digit detector and answer unsure/not_a_digit"
+    )
 
     # The server.
     host: str = "127.0.0.1"
@@ -41,12 +48,41 @@ class Settings(BaseSettings):
     max_read_digits: int = Field(
         32, ge=1, le=128, description="separate marks (digits) one /read image may hold"
     )
+    max_inflight_bytes: int = Field(
+        32 * 1024 * 1024,
+        ge=1024,
+        description="request bodies being read, decoded and predicted at once; 503 beyond",
+    )
+
+    # Limits on the connection, below the request (service/api/transport.py).
+    max_header_bytes: int = Field(
+        64 * 1024, ge=1024, description="request line and headers together; 431 beyond"
+    )
+    max_header_line_bytes: int = Field(
+        16 * 1024, ge=256, description="the request line or one header; 431 beyond"
+    )
+    max_headers: int = Field(100, ge=8, description="header lines in one request; 431 beyond")
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="to send the request line and all headers; 408 after"
+    )
+    body_timeout_s: float = Field(
+        10.0, gt=0, description="grace for the body, extended by BODY_MIN_RATE; 408 after"
+    )
+    body_min_rate: int = Field(
+        8 * 1024, ge=1, description="bytes a second a body must keep up, after the grace"
+    )
+    forwarded_allow_ips: str = Field(
+        "",
+        description="proxies whose X-Forwarded-For/-Proto are trusted (comma-separated IPs or "
+        "networks, '*' for any); empty: none, the connection's own address counts",
+    )
 
     # Reading numbers.
     several_digits_check: bool = Field(
         True,
         description="/predict and /predict/batch say verdict several_digits when an image holds "
-        "more than one digit (a geometric check on every image; off saves its cost)",
+        "more than one digit (a geometric check on every image; those it flags are read as a "
+        "number, in the same forward pass; off saves its cost)",
     )
 
     # Access.

@@ -10,7 +10,8 @@ are in service/api/routes/v2.py. What the model takes:
   preprocessing as /predict. In JSON each element is a base64 string (a data-URL prefix is allowed);
   in the binary extension each is raw bytes, prefixed by its length as a little-endian uint32.
 
-It answers `probabilities` (FP32 [N, 10]) and `digit` (INT64 [N]). The binary tensor extension
+It answers `probabilities` (FP32 [N, 10], calibrated), `digit` (INT64 [N]) and `verdict` (BYTES
+[N]: "digit", "unsure", "not_a_digit" or "several_digits", as on /predict). The binary tensor extension
 (Triton's, which tritonclient uses by default) is supported both ways: the request's JSON header is
 the first `Inference-Header-Content-Length` bytes of the body and binary inputs follow it, in input
 order, each `parameters.binary_data_size` bytes long; outputs asked for with `binary_data: true` (or
@@ -23,6 +24,7 @@ from __future__ import annotations
 import binascii
 import struct
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +36,7 @@ from training.model import IMAGE_SIZE, MODEL_NAME
 
 MODEL_VERSION = "1"
 PIXELS = IMAGE_SIZE * IMAGE_SIZE
-OUTPUTS = {"probabilities": "FP32", "digit": "INT64"}
+OUTPUTS = {"probabilities": "FP32", "digit": "INT64", "verdict": "BYTES"}
 
 MODEL_METADATA: dict[str, Any] = {
     "name": MODEL_NAME,
@@ -47,6 +49,7 @@ MODEL_METADATA: dict[str, Any] = {
     "outputs": [
         {"name": "probabilities", "datatype": "FP32", "shape": [-1, 10]},
         {"name": "digit", "datatype": "INT64", "shape": [-1]},
+        {"name": "verdict", "datatype": "BYTES", "shape": [-1]},
     ],
 }
 
@@ -84,7 +87,10 @@ def decompress(body: bytes, encoding: str, limit: int) -> bytes:
     try:
         data = inflater.decompress(body, limit + 1)
     except zlib.error as error:
-        raise ProtocolError(f"the body is not valid {encoding} data ({error})") from error
+        raise ProtocolError(
+            f"the body is not valid {encoding} data; compress the whole request body with "
+            f"{encoding}, or send it uncompressed without Content-Encoding"
+        ) from error
     if len(data) > limit:  # a small compressed body may inflate to anything: stop at the limit
         raise ProtocolError(f"the decompressed body is over the limit of {limit:,} bytes", 413)
     if not inflater.eof:
@@ -246,7 +252,9 @@ def _json_numbers(data: object, size: int, shape: list[int]) -> np.ndarray:
     try:
         values = np.array(data)  # flat or nested, row-major, as the protocol allows
     except ValueError as error:  # ragged nesting
-        raise ProtocolError(f"input 'input' data is not a rectangular array ({error})") from error
+        raise ProtocolError(
+            "input 'input' data is not a rectangular array: every row must have the same length"
+        ) from error
     if values.dtype.kind not in "iuf":  # strings and booleans are not pixels
         raise ProtocolError("input 'input' data must be numbers")
     if values.size != size:
@@ -264,22 +272,29 @@ def _read_images(tensor: dict[str, Any], chunk: bytes | None, max_images: int) -
     count = shape[0]
     _check_count(count, max_images)
     if chunk is not None:
-        images = decode_bytes_tensor(chunk)
-    else:
-        images = [_from_base64(item) for item in _flatten(tensor.get("data"))]
-    if len(images) != count:
+        return decode_bytes_tensor(chunk, count, shape)
+    items = _flatten(tensor.get("data"), shape)
+    if len(items) != count:  # before any decoding
         raise ProtocolError(
-            f"input 'image' of shape {shape} needs {count} images, got {len(images)}"
+            f"input 'image' of shape {shape} needs {count} images, got {len(items)}"
         )
-    return images
+    return [_from_base64(item) for item in items]
 
 
-def _flatten(data: object) -> list[object]:
+def _flatten(data: object, shape: list[int]) -> list[object]:
+    """The elements of JSON data, flat or nested as the shape is; nothing deeper is walked, so a
+    body nested hundreds of levels is refused, not recursed into."""
     if not isinstance(data, list):
         raise ProtocolError("input 'image' has no 'data' (nor binary_data_size)")
-    return [
-        leaf for item in data for leaf in (_flatten(item) if isinstance(item, list) else [item])
-    ]
+    level: list[object] = data
+    for _ in range(len(shape) - 1):
+        level = [leaf for item in level for leaf in (item if isinstance(item, list) else [item])]
+    if any(isinstance(item, list) for item in level):
+        raise ProtocolError(
+            f"input 'image' data is nested deeper than its shape {shape}; send a flat list "
+            "of base64 strings"
+        )
+    return level
 
 
 def _from_base64(item: object) -> bytes:
@@ -294,18 +309,29 @@ def _from_base64(item: object) -> bytes:
         ) from error
 
 
-def decode_bytes_tensor(chunk: bytes) -> list[bytes]:
-    """Triton's binary BYTES layout: each element is its length (little-endian uint32), then it."""
-    items, offset = [], 0
-    while offset < len(chunk):
+def decode_bytes_tensor(chunk: bytes, count: int, shape: list[int]) -> list[bytes]:
+    """Triton's binary BYTES layout: each element is its length (little-endian uint32), then it.
+    Exactly `count` elements (the declared shape's) are read: data left over after them is refused
+    at once, however many more elements it would hold, so the work never grows with the body."""
+    items: list[bytes] = []
+    offset = 0
+    for _ in range(count):
         if offset + 4 > len(chunk):
-            raise ProtocolError("input 'image' binary data ends inside an element's length prefix")
+            raise ProtocolError(
+                f"input 'image' binary data ends after {len(items)} of the {count} elements "
+                f"its shape {shape} declares"
+            )
         (length,) = struct.unpack_from("<I", chunk, offset)
         offset += 4
         if offset + length > len(chunk):
             raise ProtocolError("input 'image' binary data is shorter than an element says it is")
         items.append(chunk[offset : offset + length])
         offset += length
+    if offset != len(chunk):
+        raise ProtocolError(
+            f"input 'image' binary data holds more elements than the {count} its shape {shape} "
+            f"declares ({len(chunk) - offset:,} bytes left over)"
+        )
     return items
 
 
@@ -337,26 +363,35 @@ def _requested_outputs(payload: dict[str, Any]) -> dict[str, bool]:
     return outputs
 
 
-def encode_response(request: InferRequest, probabilities: np.ndarray) -> tuple[bytes, bytes]:
+def encode_bytes_tensor(items: list[bytes]) -> bytes:
+    """Triton's binary BYTES layout (the inverse of decode_bytes_tensor)."""
+    return b"".join(struct.pack("<I", len(item)) + item for item in items)
+
+
+def encode_response(
+    request: InferRequest, probabilities: np.ndarray, digits: list[int], verdicts: Sequence[str]
+) -> tuple[bytes, bytes]:
     """The response's JSON header and the binary data that follows it (empty when none asked)."""
-    tensors = {
+    tensors: dict[str, np.ndarray | list[str]] = {
         "probabilities": probabilities.astype("<f4", copy=False),
-        "digit": probabilities.argmax(axis=1).astype("<i8"),
+        "digit": np.asarray(digits, dtype="<i8"),
+        "verdict": list(verdicts),
     }
     outputs, binary = [], []
     for name, as_binary in request.outputs.items():
         tensor = tensors[name]
-        output: dict[str, Any] = {
-            "name": name,
-            "datatype": OUTPUTS[name],
-            "shape": list(tensor.shape),
-        }
+        shape = list(tensor.shape) if isinstance(tensor, np.ndarray) else [len(tensor)]
+        output: dict[str, Any] = {"name": name, "datatype": OUTPUTS[name], "shape": shape}
         if as_binary:
-            data = tensor.tobytes()
+            data = (
+                tensor.tobytes()
+                if isinstance(tensor, np.ndarray)
+                else encode_bytes_tensor([item.encode() for item in tensor])
+            )
             output["parameters"] = {"binary_data_size": len(data)}
             binary.append(data)
         else:
-            output["data"] = tensor.ravel()
+            output["data"] = tensor.ravel() if isinstance(tensor, np.ndarray) else tensor
         outputs.append(output)
     response: dict[str, Any] = {"model_name": MODEL_NAME, "model_version": MODEL_VERSION}
     if request.id is not None:

@@ -17,6 +17,7 @@ from service.api.factory import create_app
 from service.api.schemas import EXAMPLE_NUMBER, READ_EXAMPLE, SEVERAL_DIGITS_HINT
 from tests.conftest import make_settings
 from tests.test_api import metric
+from training.synth.nondigits import non_digits
 
 PNG = {"Content-Type": "image/png"}
 
@@ -148,8 +149,11 @@ def test_openapi_documents_read_with_an_example_that_reads_as_documented(
     body = client.post("/read", json={"image": EXAMPLE_NUMBER}).json()
     assert body["text"] == READ_EXAMPLE["text"] == "2024"
     assert [d["box"] for d in body["digits"]] == [d["box"] for d in READ_EXAMPLE["digits"]]  # type: ignore[index]
-    verdicts = spec["components"]["schemas"]["Prediction"]["properties"]["verdict"]["enum"]
-    assert set(verdicts) == {"digit", "several_digits"}
+    schemas = spec["components"]["schemas"]
+    verdicts = schemas["Prediction"]["properties"]["verdict"]["enum"]
+    assert set(verdicts) == {"digit", "unsure", "not_a_digit", "several_digits"}
+    piece_verdicts = schemas["ReadDigit"]["properties"]["verdict"]["enum"]
+    assert set(piece_verdicts) == {"digit", "unsure", "not_a_digit"}
 
 
 def test_predict_says_several_digits_with_a_hint(
@@ -184,5 +188,51 @@ def test_the_several_digits_check_can_be_switched_off(
     unchecked: TestClient, number: ComposedNumber
 ) -> None:
     body = unchecked.post("/predict", content=number.png, headers=PNG).json()
-    assert body["verdict"] == "digit" and "hint" not in body
+    # Read as one digit, judged as any other image (squeezed into 28×28, "7210" is no digit).
+    assert body["verdict"] != "several_digits" and "hint" not in body
     assert unchecked.post("/read", content=number.png, headers=PNG).json()["text"] == "7210"
+
+
+def _line_of(pictures: list[np.ndarray], height: int = 60, gap: int = 30) -> bytes:
+    """White-on-black pictures side by side at one height, as a PNG."""
+    fitted = []
+    for picture in pictures:
+        rows, cols = np.nonzero(picture > 40)
+        crop = picture[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+        width = max(1, round(crop.shape[1] * height / crop.shape[0]))
+        fitted.append(np.asarray(Image.fromarray(crop).resize((width, height))))
+    canvas = np.zeros((height + 40, sum(p.shape[1] + gap for p in fitted) + gap), np.uint8)
+    left = gap
+    for picture in fitted:
+        canvas[20 : 20 + height, left : left + picture.shape[1]] = picture
+        left += picture.shape[1] + gap
+    buffer = io.BytesIO()
+    Image.fromarray(canvas).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_a_piece_that_is_no_digit_is_written_as_a_question_mark(
+    client: TestClient, mnist_test: tuple[np.ndarray, np.ndarray]
+) -> None:
+    """The pieces of /read are judged by the verdict machinery of /predict: a drawn shape among
+    digits is not_a_digit, written "?"; and /predict does not call the image several digits
+    (its pieces are not all digits) but gives the image's own verdict."""
+    images, _ = mnist_test
+    refused = [
+        shape
+        for shape in non_digits("shapes", "held_out", 20, seed=3)
+        if client.post("/predict", content=to_png(shape), headers=PNG).json()["verdict"]
+        == "not_a_digit"
+    ]
+    assert len(refused) >= 10
+    body = read(client, _line_of([images[0], images[1], refused[0], images[2]]))
+    assert body["text"] == "72?1"
+    assert [d["verdict"] for d in body["digits"]][2] == "not_a_digit"
+    assert all(d["verdict"] != "not_a_digit" for i, d in enumerate(body["digits"]) if i != 2)
+    answered = client.post(
+        "/predict", content=_line_of([images[0], refused[0]]), headers=PNG
+    ).json()
+    assert answered["verdict"] != "several_digits" and "hint" not in answered
+    # The same two digits without the shape are several digits.
+    pair = client.post("/predict", content=_line_of([images[0], images[1]]), headers=PNG).json()
+    assert pair["verdict"] == "several_digits" and pair["hint"] == SEVERAL_DIGITS_HINT

@@ -164,12 +164,33 @@ def test_bytes_images_in_json_as_base64_and_in_binary() -> None:
     assert parse_infer_request(infer([binary_tensor]), chunk, 64).images == [PNG_BYTES, b"second"]
 
 
-def test_decode_bytes_tensor_refuses_lengths_past_the_end() -> None:
-    assert decode_bytes_tensor(bytes_tensor(b"a", b"", b"bc")) == [b"a", b"", b"bc"]
-    with pytest.raises(ProtocolError, match="inside an element's length prefix"):
-        decode_bytes_tensor(b"\x01\x00")
+def test_decode_bytes_tensor_reads_exactly_the_declared_elements() -> None:
+    chunk = bytes_tensor(b"a", b"", b"bc")
+    assert decode_bytes_tensor(chunk, 3, [3]) == [b"a", b"", b"bc"]
+    with pytest.raises(ProtocolError, match="ends after 0 of the 1 elements"):
+        decode_bytes_tensor(b"\x01\x00", 1, [1])
+    with pytest.raises(ProtocolError, match="ends after 3 of the 4 elements"):
+        decode_bytes_tensor(chunk, 4, [4])
     with pytest.raises(ProtocolError, match="shorter than an element says"):
-        decode_bytes_tensor(struct.pack("<I", 10) + b"abc")
+        decode_bytes_tensor(struct.pack("<I", 10) + b"abc", 1, [1])
+    with pytest.raises(ProtocolError, match="more elements than the 2 its shape"):
+        decode_bytes_tensor(chunk, 2, [2])
+
+
+def test_a_huge_count_of_empty_elements_is_refused_after_the_declared_one() -> None:
+    # 1.3 M empty elements declared as one: the walk stops after the first, whatever follows.
+    chunk = b"\x00\x00\x00\x00" * 1_300_000
+    with pytest.raises(ProtocolError, match=r"more elements than the 1 .* \(5,199,996 bytes left"):
+        decode_bytes_tensor(chunk, 1, [1])
+
+
+def test_image_data_nested_deeper_than_its_shape_is_refused_without_recursion() -> None:
+    data: object = "AA=="
+    for _ in range(900):  # deeper than Python's recursion would go
+        data = [data]
+    tensor = {"name": "image", "datatype": "BYTES", "shape": [1], "data": data}
+    with pytest.raises(ProtocolError, match=r"nested deeper than its shape \[1\]"):
+        parse_infer_request(infer([tensor]), b"", 64)
 
 
 def pixels_tensor(**changes: Any) -> dict[str, Any]:
@@ -266,17 +287,28 @@ def probabilities_of(*digits: int) -> np.ndarray:
     return rows
 
 
+def answers_for(*digits: int, verdict: str = "digit") -> tuple[np.ndarray, list[int], list[str]]:
+    """What the runtime hands the codec: probabilities, digits and verdicts."""
+    return probabilities_of(*digits), list(digits), [verdict] * len(digits)
+
+
 def test_all_outputs_in_json_by_default_with_the_id_echoed() -> None:
     request = parse_infer_request(
         infer([pixels_tensor(shape=[2, 784], data=[0.5] * 1568)], id="x"), b"", 64
     )
-    header, binary = encode_response(request, probabilities_of(3, 8))
+    header, binary = encode_response(request, *answers_for(3, 8, verdict="unsure"))
     body = orjson.loads(header)
     assert binary == b"" and body["id"] == "x" and body["model_name"] == "mnist-cnn"
     outputs = {output["name"]: output for output in body["outputs"]}
     assert outputs["digit"] == {"name": "digit", "datatype": "INT64", "shape": [2], "data": [3, 8]}
     assert outputs["probabilities"]["shape"] == [2, 10]
     assert outputs["probabilities"]["data"][3] == pytest.approx(0.91)
+    assert outputs["verdict"] == {
+        "name": "verdict",
+        "datatype": "BYTES",
+        "shape": [2],
+        "data": ["unsure", "unsure"],
+    }
 
 
 def test_binary_outputs_follow_the_json_header_in_the_order_asked() -> None:
@@ -286,7 +318,7 @@ def test_binary_outputs_follow_the_json_header_in_the_order_asked() -> None:
     )
     request = parse_infer_request(payload, b"", 64)
     assert request.outputs == {"digit": True, "probabilities": False}
-    header, binary = encode_response(request, probabilities_of(6))
+    header, binary = encode_response(request, *answers_for(6))
     outputs = orjson.loads(header)["outputs"]
     assert [output["name"] for output in outputs] == ["digit", "probabilities"]
     assert outputs[0]["parameters"] == {"binary_data_size": 8} and "data" not in outputs[0]
@@ -296,14 +328,16 @@ def test_binary_outputs_follow_the_json_header_in_the_order_asked() -> None:
 def test_binary_data_output_asks_for_every_output_in_binary() -> None:
     payload = infer([pixels_tensor()], parameters={"binary_data_output": True})
     request = parse_infer_request(payload, b"", 64)
-    assert request.outputs == {"probabilities": True, "digit": True}
-    header, binary = encode_response(request, probabilities_of(2))
+    assert request.outputs == {"probabilities": True, "digit": True, "verdict": True}
+    header, binary = encode_response(request, *answers_for(2, verdict="not_a_digit"))
     assert all("data" not in output for output in orjson.loads(header)["outputs"])
-    assert len(binary) == 10 * 4 + 8
+    # Triton's BYTES layout: each element's length as a little-endian uint32, then the bytes.
+    assert len(binary) == 10 * 4 + 8 + 4 + len(b"not_a_digit")
     probabilities = np.frombuffer(binary[:40], "<f4")
-    assert probabilities.argmax() == 2 and np.frombuffer(binary[40:], "<i8").tolist() == [2]
+    assert probabilities.argmax() == 2 and np.frombuffer(binary[40:48], "<i8").tolist() == [2]
+    assert binary[48:] == struct.pack("<I", len(b"not_a_digit")) + b"not_a_digit"
 
 
 def test_a_request_without_an_id_gets_an_answer_without_one() -> None:
-    header, _ = encode_response(InferRequest(None, outputs={"digit": False}), probabilities_of(1))
+    header, _ = encode_response(InferRequest(None, outputs={"digit": False}), *answers_for(1))
     assert "id" not in orjson.loads(header)

@@ -10,10 +10,11 @@ from fastapi import FastAPI
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
+from service.api.admission import AdmissionMiddleware
 from service.api.errors import install_error_handlers
 from service.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from service.api.responses import FastJSONResponse
-from service.api.routes import health, predict, read, v2
+from service.api.routes import docs, health, predict, read, v2
 from service.api.security import AccessMiddleware
 from service.inference.runtime import ModelRuntime
 from service.logs import configure_logging
@@ -51,6 +52,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Metrics and logs are ours (/metrics, JSON lines). FastAPI's OpenTelemetry bridge would
         # otherwise look up the global providers on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        # /docs and /redoc come from routes/docs.py, with their files served from here, not a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.runtime = runtime
     install_error_handlers(app)
@@ -58,11 +62,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(predict.router)
     app.include_router(read.router)
     app.include_router(v2.router)  # the Open Inference Protocol (KServe V2) beside /predict
+    docs.install(app)
     return app
 
 
 def _middleware(settings: Settings) -> list[Middleware]:
-    """Outermost first: every request gets an id and a log line, then the body limit, CORS, access."""
+    """Outermost first: every request gets an id and a log line, then the body limit, CORS, access,
+    admission."""
     public_paths = {"/health"} | ({"/metrics"} if settings.metrics_public else set())
     api_key = settings.api_key.get_secret_value() if settings.api_key else None
     middleware = [
@@ -87,4 +93,12 @@ def _middleware(settings: Settings) -> list[Middleware]:
                 rate_limit=settings.rate_limit,
             )
         )
+    # Last, so that only requests allowed in are charged to the budget.
+    middleware.append(
+        Middleware(
+            AdmissionMiddleware,
+            max_inflight_bytes=settings.max_inflight_bytes,
+            max_body_bytes=settings.max_body_bytes,
+        )
+    )
     return middleware

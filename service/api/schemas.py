@@ -8,10 +8,12 @@ are documented by the models below.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, NotRequired
+from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
+
+from service.inference.verdict import Verdict
 
 # A drawn 7 as a 28×28 PNG: the documented examples really predict ("Try it out" answers 7).
 EXAMPLE_IMAGE = (
@@ -65,21 +67,68 @@ class BatchJSON(BaseModel):
     images: list[str | PredictJSON] = Field(..., min_length=1, examples=[[EXAMPLE_IMAGE]])
 
 
-class Prediction(TypedDict):
-    digit: Annotated[int, Field(ge=0, le=9, examples=[7])]
-    confidence: Annotated[float, Field(ge=0, le=1, description="probability of `digit`")]
-    probabilities: Annotated[
-        list[float],
-        Field(min_length=10, max_length=10, description="probability of each digit 0-9; sums to 1"),
-    ]
-    verdict: Annotated[
-        Literal["digit", "several_digits"],
+class Alternative(TypedDict):
+    digit: Annotated[int, Field(ge=0, le=9, examples=[9])]
+    probability: Annotated[float, Field(gt=0.05, le=1, examples=[0.31])]
+
+
+VerdictField = Annotated[
+    Verdict,
+    Field(
+        description=(
+            "`digit`: one digit, read with calibrated confidence; `unsure`: looks like one digit "
+            "but the model is not sure (see `alternatives`); `not_a_digit`: letters, shapes, "
+            "scribbles, pictures; `several_digits`: more than one digit (POST /read reads them)"
+        ),
+        examples=["digit"],
+    ),
+]
+
+
+class DigitAnswer(TypedDict):
+    """What /predict and each piece of /read say about one digit."""
+
+    digit: Annotated[int, Field(ge=0, le=9, examples=[7], description="the best guess")]
+    confidence: Annotated[
+        float,
         Field(
-            description="several_digits: the image holds more than one digit; `digit` is then "
-            "the best single-digit guess, and POST /read reads them all"
+            ge=0,
+            le=1,
+            examples=[0.998],
+            description="calibrated probability that `digit` is right: of answers given 0.9, "
+            "about 9 in 10 are right",
         ),
     ]
-    hint: NotRequired[Annotated[str, Field(examples=[SEVERAL_DIGITS_HINT])]]
+    probabilities: Annotated[
+        list[float],
+        Field(
+            min_length=10,
+            max_length=10,
+            description="calibrated probability of each digit 0-9; sums to 1",
+        ),
+    ]
+    alternatives: Annotated[
+        list[Alternative],
+        Field(
+            max_length=2,
+            description="the next most likely digits, most likely first: up to two, those above "
+            "5 %; empty when there are none",
+            examples=[[{"digit": 9, "probability": 0.31}]],
+        ),
+    ]
+
+
+class Prediction(DigitAnswer):
+    verdict: VerdictField
+    hint: NotRequired[
+        Annotated[
+            str,
+            Field(
+                description="with verdict several_digits: where to send the image instead",
+                examples=[SEVERAL_DIGITS_HINT],
+            ),
+        ]
+    ]
     model: Annotated[str, Field(examples=["mnist-cnn"])]
     device: Annotated[str, Field(examples=["cpu"])]
     latency_ms: Annotated[float, Field(description="time spent in the server for this request")]
@@ -91,6 +140,49 @@ class Prediction(TypedDict):
             ),
         ]
     ]
+
+
+def _example(
+    verdict: str, digit: int, confidence: float, alternatives: list[Any]
+) -> dict[str, Any]:
+    probabilities = [0.0] * 10
+    probabilities[digit] = confidence
+    for alternative in alternatives:
+        probabilities[alternative["digit"]] = alternative["probability"]
+    return {
+        "digit": digit,
+        "confidence": confidence,
+        "probabilities": probabilities,
+        "verdict": verdict,
+        "alternatives": alternatives,
+        "model": "mnist-cnn",
+        "device": "cpu",
+        "latency_ms": 2.4,
+    }
+
+
+# What each verdict looks like, for the OpenAPI document (probabilities rounded for reading).
+PREDICTION_EXAMPLES = {
+    "digit": {
+        "summary": "a clear 7",
+        "value": _example("digit", 7, 0.998, []),
+    },
+    "unsure": {
+        "summary": "a 4 that could be a 9",
+        "value": _example("unsure", 4, 0.62, [{"digit": 9, "probability": 0.31}]),
+    },
+    "not_a_digit": {
+        "summary": "a drawn X: the best guess is still given, the verdict says to ignore it",
+        "value": _example("not_a_digit", 8, 0.71, [{"digit": 4, "probability": 0.12}]),
+    },
+    "several_digits": {
+        "summary": "a drawn 12: the best single-digit guess, and where to read the number",
+        "value": {
+            **_example("several_digits", 1, 0.55, [{"digit": 2, "probability": 0.3}]),
+            "hint": SEVERAL_DIGITS_HINT,
+        },
+    },
+}
 
 
 class BatchPrediction(TypedDict):
@@ -106,16 +198,14 @@ class PieceBox(TypedDict):
     height: Annotated[int, Field(ge=1)]
 
 
-class ReadDigit(TypedDict):
-    digit: Annotated[int, Field(ge=0, le=9)]
-    confidence: Annotated[float, Field(ge=0, le=1, description="probability of `digit`")]
-    probabilities: Annotated[
-        list[float],
-        Field(min_length=10, max_length=10, description="probability of each digit 0-9; sums to 1"),
-    ]
+class ReadDigit(DigitAnswer):
     verdict: Annotated[
         Literal["digit", "unsure", "not_a_digit"],
-        Field(description="not_a_digit pieces are written `?` in `text`"),
+        Field(
+            description="as on /predict, for this piece: `not_a_digit` pieces are written `?` in "
+            "`text`",
+            examples=["digit"],
+        ),
     ]
     box: PieceBox
     input_image: NotRequired[
@@ -162,7 +252,7 @@ class ErrorDetail(BaseModel):
     detail: str = Field(..., examples=["no digit found: the image is blank or too faint; ..."])
 
 
-# What /read answers for EXAMPLE_NUMBER (probabilities to 3 significant digits).
+# What /read answers for EXAMPLE_NUMBER (calibrated probabilities to 3 significant digits).
 READ_EXAMPLE: dict[str, object] = {
     "text": "2024",
     "digits": [
@@ -170,17 +260,18 @@ READ_EXAMPLE: dict[str, object] = {
             "digit": 2,
             "confidence": 1.0,
             "probabilities": [
-                3.22e-11,
-                1.11e-08,
+                6.9e-06,
+                0.000122,
                 1.0,
-                5.54e-10,
-                1.84e-13,
-                1.68e-15,
-                2.28e-08,
-                1.41e-09,
-                1.96e-10,
-                1.11e-24,
+                2.8e-05,
+                5.44e-07,
+                5.4e-08,
+                0.000174,
+                4.43e-05,
+                1.68e-05,
+                1.65e-12,
             ],
+            "alternatives": [],
             "verdict": "digit",
             "box": {"x": 3, "y": 12, "width": 17, "height": 18},
         },
@@ -189,16 +280,17 @@ READ_EXAMPLE: dict[str, object] = {
             "confidence": 1.0,
             "probabilities": [
                 1.0,
-                1.6e-14,
-                6.74e-13,
-                4.5e-13,
-                1.1e-13,
-                3.54e-12,
-                8.8e-08,
-                2.57e-14,
-                3.99e-10,
-                1.43e-12,
+                1.64e-07,
+                1.03e-06,
+                8.44e-07,
+                4.23e-07,
+                2.33e-06,
+                0.000338,
+                2.07e-07,
+                2.38e-05,
+                1.49e-06,
             ],
+            "alternatives": [],
             "verdict": "digit",
             "box": {"x": 22, "y": 6, "width": 18, "height": 23},
         },
@@ -206,17 +298,18 @@ READ_EXAMPLE: dict[str, object] = {
             "digit": 2,
             "confidence": 1.0,
             "probabilities": [
-                8.42e-12,
-                2.1e-09,
+                3.57e-06,
+                5.39e-05,
                 1.0,
-                9.27e-10,
-                1.34e-15,
-                4.02e-18,
-                3.2e-27,
-                8.59e-08,
-                3.41e-13,
-                6.32e-14,
+                3.6e-05,
+                4.82e-08,
+                2.77e-09,
+                9.27e-14,
+                0.000334,
+                7.37e-07,
+                3.22e-07,
             ],
+            "alternatives": [],
             "verdict": "digit",
             "box": {"x": 42, "y": 5, "width": 22, "height": 22},
         },
@@ -224,17 +317,18 @@ READ_EXAMPLE: dict[str, object] = {
             "digit": 4,
             "confidence": 1.0,
             "probabilities": [
-                1.78e-30,
-                6.83e-16,
-                5.05e-20,
-                9.28e-27,
+                2.33e-15,
+                3.47e-08,
+                3.22e-10,
+                1.57e-13,
                 1.0,
-                1.66e-22,
-                2.68e-16,
-                7.76e-11,
-                8.05e-15,
-                4.15e-10,
+                1.93e-11,
+                2.19e-08,
+                1.06e-05,
+                1.17e-07,
+                2.43e-05,
             ],
+            "alternatives": [],
             "verdict": "digit",
             "box": {"x": 67, "y": 5, "width": 15, "height": 21},
         },

@@ -1,6 +1,7 @@
 """Turn a grayscale picture of a digit into the 28×28 picture MNIST's authors would have made of it.
 
-Pure functions of pixels: no HTTP, no model. The pipeline is MNIST's own normalisation:
+Pure functions of pixels: no HTTP, no model. Photos of paper (a noisy or shaded background) are
+cleaned first (service/imaging/photo.py); then the pipeline is MNIST's own normalisation:
 white ink on black (inverting dark-on-light) → subtract the background → crop to the ink → scale the
 longer side to 20 px, keeping the aspect ratio, anti-aliased → paste into 28×28 so the centre of mass
 sits at the centre. The result is pixels 0-1; standardising with MNIST's mean and std belongs to the
@@ -22,6 +23,7 @@ from PIL import Image
 
 from service.imaging.decode import Gray, decode_image, pixels_to_gray
 from service.imaging.errors import NoDigitError, PixelsError
+from service.imaging.photo import clean_photo, looks_like_photo
 from training.model import IMAGE_SIZE
 
 # What a single image may be before preprocessing: an encoded file, or a grid of pixel values.
@@ -56,8 +58,13 @@ class Ink:
 
 def find_ink(gray: Gray) -> Ink:
     """The ink of a grayscale uint8 image (any size); NoDigitError when there is none."""
-    background = _background_level(gray)
-    if background > 127:  # dark ink on light paper: MNIST's digits are white on black
+    sample = _background_sample(gray)
+    background = float(np.median(sample))
+    if looks_like_photo(sample, background):
+        # Shaded, textured or ruled paper: flatten the light and keep only the ink first.
+        gray = clean_photo(gray, dark_ink=background > 127)
+        background = 0.0
+    elif background > 127:  # dark ink on light paper: MNIST's digits are white on black
         gray = 255 - gray
         background = 255 - background
     contrast = float(gray.max()) - background
@@ -106,10 +113,11 @@ def digit_from_crop(crop: Gray, ink: Ink) -> npt.NDArray[np.float32]:
     return _centre_by_mass(digit)
 
 
-def _background_level(gray: Gray) -> float:
-    # The median, not the mean: ink may cover a good part of the image without moving it.
+def _background_sample(gray: Gray) -> Gray:
+    """Pixels on a grid, for the background level: the median, not the mean, since ink may cover
+    a good part of the image without moving it."""
     step = max(1, int(np.sqrt(gray.size / BACKGROUND_SAMPLES)))
-    return float(np.median(gray[::step, ::step]))
+    return gray[::step, ::step]
 
 
 def _fit_box(ink: Gray) -> npt.NDArray[np.float32]:
@@ -156,10 +164,17 @@ def to_gray(image: RawImage, max_pixels: int) -> Gray:
 
 
 def _pixels_gray(pixels: object) -> Gray:
+    depth = _nesting_depth(pixels)
+    if depth > 3:  # rows of pixels of channels at most; numpy refuses over 64 in its own words
+        raise PixelsError(
+            f"pixels must be a 2-D grid of numbers (e.g. 28 rows of 28), got {depth} dimensions"
+        )
     try:
         array = np.asarray(pixels)
     except (ValueError, TypeError) as error:  # ragged rows, mixed types
-        raise PixelsError(f"pixels must be a rectangular grid of numbers: {error}") from error
+        raise PixelsError(
+            "pixels must be a rectangular grid of numbers: every row the same length"
+        ) from error
     return pixels_to_gray(array)
 
 
@@ -171,6 +186,15 @@ def preprocess_image(data: bytes, max_pixels: int) -> npt.NDArray[np.float32]:
 def preprocess_pixels(pixels: object) -> npt.NDArray[np.float32]:
     """A grid of pixel values (white digit on black, 0-255) → the 28×28 digit the model reads."""
     return normalise_digit(_pixels_gray(pixels))
+
+
+def _nesting_depth(value: object) -> int:
+    """How deep lists nest along their first elements: 2 for rows of numbers."""
+    depth = 0
+    while isinstance(value, list):
+        depth += 1
+        value = value[0] if value else None
+    return depth
 
 
 def preprocess(image: RawImage, max_pixels: int) -> npt.NDArray[np.float32]:

@@ -12,7 +12,8 @@ sorted into three kinds by their size against the height of the drawing's digits
 Blobs come out left to right. A blob much wider than tall may hold touching digits: cuts.py offers
 where to split it, and the classifier decides (service/inference/reading.py).
 
-`several_digits` answers /predict's question, "more than one digit here?", from this alone.
+`several_digits` is the geometric half of /predict's question, "more than one digit here?": the
+images it flags are then read as a number (service/inference/runtime.py).
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ exactly one whole digit, from a few facts about it: how sure the classifier is, 
 it reads is usually written, how tall and wide the piece is against its neighbours, and how much ink
 the cuts around it cross. Dynamic programming finds the reading with the highest total: the model
 and the shapes, not one threshold, decide whether a wide blob is one digit or two and where it
-splits.
+splits. The reading only chooses pieces: what each chosen piece is (digit, unsure, not_a_digit)
+is decided as for /predict, by service/inference/verdict.py.
 
 The weights are a logistic regression fitted on numbers composed from MNIST's training digits and
 Semeion's lines 1-1,000 (`python -m devtools.fit_reader`); the measured sets use other digits.
@@ -16,13 +17,10 @@ Pure numpy: no torch, no HTTP.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
-
 import numpy as np
 
-from service.imaging.pieces import Box, NumberPieces
-from service.inference.predictor import Probabilities
+from service.imaging.pieces import NumberPieces
+from service.inference.verdict import Outputs, Readings, classifier_probabilities
 
 # How wide each digit is written: mean and spread of log(width / height) of its ink over MNIST's
 # 60,000 training digits (python -m devtools.fit_reader). A piece read as a 1 but as wide as a 0, or
@@ -59,27 +57,12 @@ WEIGHTS = np.array(
     [0.282, 0.116, -0.141, 2.625, -2.413, -0.404, -2.718, -0.27, -0.303, -1.835, -0.879]
 )
 
-Verdict = Literal["digit", "unsure", "not_a_digit"]
 
-
-@dataclass(frozen=True)
-class ReadDigit:
-    digit: int
-    confidence: float
-    probabilities: np.ndarray  # (10,)
-    verdict: Verdict
-    box: Box
-    candidate: int  # index into NumberPieces.candidates / .digits
-
-
-def piece_verdict(probabilities: np.ndarray) -> tuple[Verdict, float]:
-    """The verdict on one piece and the confidence to report: the one place a piece is judged.
-    Issue 14's calibrated digit / unsure / not_a_digit verdict replaces this body."""
-    return "digit", float(probabilities.max())
-
-
-def piece_features(pieces: NumberPieces, probabilities: Probabilities) -> np.ndarray:
-    """(candidates, len(FEATURES)): what the reading knows about each candidate."""
+def piece_features(pieces: NumberPieces, outputs: Outputs) -> np.ndarray:
+    """(candidates, len(FEATURES)): what the reading knows about each candidate, from the models'
+    raw outputs for every candidate (the classifier's own probabilities, which WEIGHTS were fitted
+    on: the calibrated ones are for answers)."""
+    probabilities = classifier_probabilities(outputs)
     ranked = np.sort(probabilities, axis=1)
     confident = np.log(np.maximum(ranked[:, -1], 1e-9))
     second = np.log(np.maximum(ranked[:, -2], 1e-9))
@@ -109,9 +92,9 @@ def piece_features(pieces: NumberPieces, probabilities: Probabilities) -> np.nda
     )
 
 
-def best_reading(pieces: NumberPieces, probabilities: Probabilities) -> list[ReadDigit]:
-    """The best-scoring reading, left to right."""
-    score = piece_features(pieces, probabilities) @ WEIGHTS
+def best_reading(pieces: NumberPieces, outputs: Outputs) -> list[int]:
+    """The best-scoring reading: the candidates it is made of, left to right."""
+    score = piece_features(pieces, outputs) @ WEIGHTS
     best = np.full(pieces.primitives + 1, -np.inf)
     best[0] = 0.0
     came_from = np.full(pieces.primitives + 1, -1)
@@ -127,10 +110,11 @@ def best_reading(pieces: NumberPieces, probabilities: Probabilities) -> list[Rea
         index = int(came_from[end])
         chosen.append(index)
         end = pieces.candidates[index].first
-    reading = []
-    for index in reversed(chosen):
-        row = probabilities[index]
-        verdict, reported = piece_verdict(row)
-        box = pieces.candidates[index].box
-        reading.append(ReadDigit(int(row.argmax()), reported, row, verdict, box, index))
-    return reading
+    return chosen[::-1]
+
+
+def holds_several_digits(pieces: Readings) -> bool:
+    """Whether the pieces of a reading make a number of several digits, for /predict's verdict:
+    two or more, none of them not a digit. A scribble or a word whose marks stand apart reads as
+    pieces too, but some of them are not digits: its own verdict (not_a_digit) stands."""
+    return len(pieces) >= 2 and "not_a_digit" not in pieces.verdicts

@@ -14,42 +14,50 @@ from service.api.inputs import read_image, read_images
 from service.api.openapi import error_responses, image_request_body
 from service.api.responses import FastJSONResponse
 from service.api.schemas import (
+    PREDICTION_EXAMPLES,
     SEVERAL_DIGITS_HINT,
+    Alternative,
     BatchJSON,
     BatchPrediction,
     Prediction,
     PredictJSON,
 )
-from service.imaging.normalise import RawImage, to_png
-from service.inference.predictor import Probabilities
-from service.inference.runtime import ModelRuntime, Prepared
+from service.imaging.normalise import Digits, RawImage, to_png
+from service.inference.runtime import ModelRuntime
+from service.inference.verdict import Readings
 
 router = APIRouter(tags=["predict"])
 
 
+def alternatives(readings: Readings, index: int) -> list[Alternative]:
+    """The runners-up of one image or piece, as every answer lists them."""
+    return [
+        Alternative(digit=a.digit, probability=a.probability) for a in readings.alternatives[index]
+    ]
+
+
 def _answers(
     runtime: ModelRuntime,
-    prepared: Prepared,
-    probabilities: Probabilities,
+    digits: Digits,
+    readings: Readings,
     started: float,
     include_input: bool,
 ) -> list[Prediction]:
-    best = probabilities.argmax(axis=1).tolist()
-    metrics.count_predictions(best)
+    metrics.count_predictions(readings.digits, readings.verdicts)
     latency_ms = round((time.perf_counter() - started) * 1000, 3)
     answers = []
-    rows = zip(best, probabilities, prepared.digits, prepared.several, strict=True)
-    for digit, row, image, several in rows:
+    for index, image in enumerate(digits):
         answer = Prediction(
-            digit=digit,
-            confidence=float(row[digit]),
-            probabilities=row.tolist(),
-            verdict="several_digits" if several else "digit",
+            digit=readings.digits[index],
+            confidence=readings.confidence[index],
+            probabilities=readings.probabilities[index].tolist(),
+            alternatives=alternatives(readings, index),
+            verdict=readings.verdicts[index],
             model=runtime.model_name,
             device=runtime.device_name,
             latency_ms=latency_ms,
         )
-        if several:
+        if answer["verdict"] == "several_digits":
             answer["hint"] = SEVERAL_DIGITS_HINT
         if include_input:
             answer["input_image"] = base64.b64encode(to_png(image)).decode()
@@ -61,9 +69,9 @@ async def _predict(
     runtime: ModelRuntime, images: list[RawImage], started: float, include_input: bool
 ) -> list[Prediction]:
     """Preprocess off the event loop, predict through the shared batcher, build the answers."""
-    prepared = await runtime.prepare(images)
-    probabilities = await runtime.predict(prepared.digits)
-    return _answers(runtime, prepared, probabilities, started, include_input)
+    prepared = await runtime.preprocess(images, check_several=True)
+    readings = await runtime.predict_images(prepared)
+    return _answers(runtime, prepared.digits, readings, started, include_input)
 
 
 IncludeInput = Annotated[
@@ -75,7 +83,10 @@ IncludeInput = Annotated[
     "/predict",
     summary="Read the digit in one image",
     response_model=Prediction,
-    responses=error_responses(413, 415, 422, 503),
+    responses={
+        200: {"content": {"application/json": {"examples": PREDICTION_EXAMPLES}}},
+        **error_responses(413, 415, 422, 503),
+    },
     openapi_extra=image_request_body("file", PredictJSON, many=False),
 )
 async def predict(

@@ -12,7 +12,7 @@ from service.api.dependencies import Runtime
 from service.api.inputs import read_image
 from service.api.openapi import error_responses, image_request_body
 from service.api.responses import FastJSONResponse
-from service.api.routes.predict import IncludeInput
+from service.api.routes.predict import IncludeInput, alternatives
 from service.api.schemas import READ_EXAMPLE, PieceBox, ReadDigit, Reading, ReadJSON
 from service.imaging.normalise import to_png
 
@@ -40,19 +40,23 @@ async def read(
     runtime.require_ready()
     image = await read_image(request, runtime.settings.max_body_bytes)
     reading = await runtime.read(image)
-    metrics.count_predictions([piece.digit for piece in reading.digits])
+    readings = reading.readings
+    metrics.count_predictions(readings.digits, readings.verdicts)
     digits = []
-    for piece in reading.digits:
-        box = piece.box
+    for index, candidate in enumerate(reading.chosen):
+        verdict = readings.verdicts[index]
+        assert verdict != "several_digits"  # a piece is never marked so (runtime.read)
+        box = reading.pieces.candidates[candidate].box
         answer = ReadDigit(
-            digit=piece.digit,
-            confidence=piece.confidence,
-            probabilities=piece.probabilities.tolist(),
-            verdict=piece.verdict,
+            digit=readings.digits[index],
+            confidence=readings.confidence[index],
+            probabilities=readings.probabilities[index].tolist(),
+            alternatives=alternatives(readings, index),
+            verdict=verdict,
             box=PieceBox(x=box.x, y=box.y, width=box.width, height=box.height),
         )
         if include_input:
-            pixels = reading.pieces.digits[piece.candidate]
+            pixels = reading.pieces.digits[candidate]
             answer["input_image"] = base64.b64encode(to_png(pixels)).decode()
         digits.append(answer)
     text = "".join("?" if d["verdict"] == "not_a_digit" else str(d["digit"]) for d in digits)

@@ -24,6 +24,7 @@ from typing import Any, NoReturn
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import Match
@@ -171,27 +172,34 @@ async def _infer(request: Request, runtime: ModelRuntime, stats: InferStats) -> 
     runtime.require_ready()
     settings = runtime.settings
     started = time.perf_counter_ns()
-    body = v2_codec.decompress(
-        await request.body(), request.headers.get("content-encoding", ""), settings.max_body_bytes
-    )
+    body = await request.body()
+    encoding = request.headers.get("content-encoding", "")
+    if encoding.strip().lower() not in ("", "identity"):
+        # zlib lets go of the GIL while it inflates, so a worker thread frees the event loop for
+        # those milliseconds. The rest of the parsing is single C calls that hold the GIL (orjson,
+        # base64, numpy), bounded by the body limit and the element counts: a thread would not
+        # free the loop for them.
+        body = await run_in_threadpool(v2_codec.decompress, body, encoding, settings.max_body_bytes)
     payload, binary = v2_codec.split_body(
         body, request.headers.get("inference-header-content-length")
     )
     parsed = v2_codec.parse_infer_request(payload, binary, settings.max_images_per_request)
     digits = parsed.digits
     if digits is None:  # `image`: encoded files, normalised exactly as /predict does
-        digits = await runtime.preprocess(parsed.images or [])
+        digits = (await runtime.preprocess(parsed.images or [])).digits
     stats.compute_input.add(started)
 
     started = time.perf_counter_ns()
-    probabilities = await runtime.predict(digits)
+    readings = await runtime.predict(digits)
     stats.compute_infer.add(started)
     stats.execution_count += 1
     stats.inference_count += len(digits)
 
     started = time.perf_counter_ns()
-    metrics.count_predictions(probabilities.argmax(axis=1).tolist())
-    header, binary_out = v2_codec.encode_response(parsed, probabilities)
+    metrics.count_predictions(readings.digits, readings.verdicts)
+    header, binary_out = v2_codec.encode_response(
+        parsed, readings.probabilities, readings.digits, readings.verdicts
+    )
     stats.compute_output.add(started)
     if not binary_out:
         return Response(header, media_type="application/json")
