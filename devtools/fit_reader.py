@@ -2,7 +2,8 @@
 
 Prints (1) the mean and spread of log(width / height) of each digit over MNIST's 60,000 training
 digits (reading.LOG_ASPECT), and (2) the weights of the logistic regression that gives each
-candidate piece its log-odds of being exactly one whole digit (reading.WEIGHTS), fitted on numbers
+candidate piece its log-odds of being exactly one whole digit (reading.WEIGHTS, and
+reading.WEIGHTS_WITHOUT_DETECTOR for a service that runs no not-a-digit detector), fitted on numbers
 composed from MNIST's training digits and Semeion's lines 1-1,000, with gaps and touching, and on
 lone digits. None of the digits that tests/test_numbers.py measures on are used here. Paste the
 printed values into reading.py. Takes a few minutes on 2 cores.
@@ -27,8 +28,8 @@ from devtools.numbers import (
 from service.imaging.decode import decode_image
 from service.imaging.pieces import number_pieces
 from service.inference.predictor import Predictor
-from service.inference.reading import piece_features
-from training.checkpoint import load_checkpoint
+from service.inference.reading import DETECTOR_FEATURE, piece_features
+from training.checkpoint import load_checkpoint, load_detector
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
@@ -60,7 +61,8 @@ def _overlap(a: Box, b: Box) -> float:
 
 def fitting_examples() -> tuple[np.ndarray, np.ndarray]:
     model, _ = load_checkpoint(ROOT / "models" / "mnist_cnn_model.pth", torch.device("cpu"))
-    predictor = Predictor(model, torch.device("cpu"))
+    detector, _ = load_detector(ROOT / "models" / "not_a_digit.pth", torch.device("cpu"))
+    predictor = Predictor(model, torch.device("cpu"), detector)
     sources = [
         mnist_source(MNIST, "train"),
         semeion_source(DATA / "semeion" / "semeion.data", SEMEION_FITTING),
@@ -103,6 +105,8 @@ def main() -> None:
     x, y = fitting_examples()
     print(f"{len(y):,} candidate pieces, {y.mean():.1%} of them one whole digit")
     print("WEIGHTS:", np.round(logistic_regression(x, y), 3).tolist())
+    without = np.delete(x, DETECTOR_FEATURE, axis=1)
+    print("WEIGHTS_WITHOUT_DETECTOR:", np.round(logistic_regression(without, y), 3).tolist())
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ test-artifacts/number-accuracy.md (the README's table comes from there).
 
 Issue 15's targets: ≥ 97 % digit-level and ≥ 92 % exact with gaps, ≥ 93 % digit-level touching,
 single digits through /read as well as through /predict, pairs ≥ 95 % several_digits. The touching
-target is NOT met (about 77 % on MNIST digits, see the README); its test holds the level reached so
+target is NOT met (about 83 % on MNIST digits, see the README); its test holds the level reached so
 that it cannot slip. Semeion's figures are bounded by the model, which reads about 92 % of
 Semeion's lone digits: those tests compare /read with /predict on the same digits.
 """
@@ -30,6 +30,8 @@ from devtools.numbers import (
     semeion_source,
 )
 from devtools.pen_numbers import pen_numbers
+from service.api.factory import create_app
+from tests.conftest import make_settings
 
 pytestmark = pytest.mark.slow
 PNG = {"Content-Type": "image/png"}
@@ -87,7 +89,16 @@ def test_mnist_numbers_with_gaps(client: TestClient, mnist: DigitSource) -> None
 def test_mnist_numbers_touching(client: TestClient, mnist: DigitSource) -> None:
     numbers = composed_numbers(mnist, 150, "touching", 7)
     digits, _ = measure(client, "MNIST test, touching (150)", numbers)
-    assert digits >= 0.75  # the level reached; issue 15's target of 93 % is not met
+    assert digits >= 0.8  # the level reached; issue 15's target of 93 % is not met
+
+
+def test_touching_numbers_read_without_the_detector_too(mnist: DigitSource) -> None:
+    """With VERDICTS=false no detector runs: the reading falls back to weights fitted without
+    its logit (reading.WEIGHTS_WITHOUT_DETECTOR) instead of tilting on a missing feature."""
+    with TestClient(create_app(make_settings(verdicts=False))) as unjudged:
+        numbers = composed_numbers(mnist, 150, "touching", 7)
+        digits, _ = measure(unjudged, "MNIST test, touching (150), VERDICTS=false", numbers)
+    assert digits >= 0.75
 
 
 def test_semeion_numbers_read_about_as_well_as_its_digits_alone(
@@ -103,7 +114,7 @@ def test_semeion_numbers_read_about_as_well_as_its_digits_alone(
     assert digits >= alone - 0.03
     touching = composed_numbers(semeion, 100, "touching", 7)
     touching_digits, _ = measure(client, "Semeion 1,001-1,593, touching (100)", touching)
-    assert touching_digits >= 0.5  # the level reached
+    assert touching_digits >= 0.65  # the level reached
 
 
 @pytest.mark.parametrize("source_name", ["mnist", "semeion"])
