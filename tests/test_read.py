@@ -178,6 +178,23 @@ def test_predict_says_several_digits_with_a_hint(
     assert "hint" not in batch[0] and batch[1]["hint"] == SEVERAL_DIGITS_HINT
 
 
+def test_a_full_batch_of_numbers_is_answered_not_refused(number: ComposedNumber) -> None:
+    """The pieces /predict/batch reads to check for several digits ride in the request's one
+    batcher job; a quarter of MAX_QUEUE of them at most, so a batch of numbers never makes the
+    queue refuse the request (503). Images past that budget keep their single-digit verdict."""
+    count = 64  # 64 images plus all their pieces (4+ each) would not fit a queue of 128
+    settings = make_settings(max_queue=128, max_images_per_request=count)
+    with TestClient(create_app(settings)) as small_queue:
+        response = small_queue.post(
+            "/predict/batch",
+            files=[("files", (f"{i}.png", number.png, "image/png")) for i in range(count)],
+        )
+    assert response.status_code == 200, response.text
+    verdicts = [p["verdict"] for p in response.json()["predictions"]]
+    assert len(verdicts) == count and verdicts[0] == "several_digits"
+    assert verdicts[-1] != "several_digits"  # past the budget: not read
+
+
 @pytest.fixture(scope="module")
 def unchecked() -> Iterator[TestClient]:
     with TestClient(create_app(make_settings(several_digits_check=False))) as test_client:
