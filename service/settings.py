@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)
     max_image_pixels: int = Field(4096 * 4096, ge=1)
     max_images_per_request: int = Field(64, ge=1, description="images in one /predict/batch call")
+    max_read_digits: int = Field(
+        32, ge=1, le=128, description="separate marks (digits) one /read image may hold"
+    )
     max_inflight_bytes: int = Field(
         32 * 1024 * 1024,
         ge=1024,
@@ -77,6 +80,14 @@ class Settings(BaseSettings):
         "",
         description="proxies whose X-Forwarded-For/-Proto are trusted (comma-separated IPs or "
         "networks, '*' for any); empty: none, the connection's own address counts",
+    )
+
+    # Reading numbers.
+    several_digits_check: bool = Field(
+        True,
+        description="/predict and /predict/batch say verdict several_digits when an image holds "
+        "more than one digit (a geometric check on every image; those it flags are read as a "
+        "number, in the same forward pass; off saves its cost)",
     )
 
     # Access.

@@ -14,7 +14,7 @@ from service.api.admission import AdmissionMiddleware
 from service.api.errors import install_error_handlers
 from service.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from service.api.responses import FastJSONResponse
-from service.api.routes import docs, health, predict, v2
+from service.api.routes import docs, health, predict, read, v2
 from service.api.security import AccessMiddleware
 from service.inference.runtime import ModelRuntime
 from service.logs import configure_logging
@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(predict.router)
+    app.include_router(read.router)
     app.include_router(v2.router)  # the Open Inference Protocol (KServe V2) beside /predict
     docs.install(app)
     return app

@@ -15,7 +15,7 @@ _IMAGE_BODIES = {
     for kind in ("image/png", "image/jpeg", "image/bmp", "image/gif", "image/webp", "image/tiff")
 }
 _ERROR_MEANINGS = {
-    413: "body, image or batch over its limit",
+    413: "body, image or batch over its limit, or (/read) more digits than one image may hold",
     415: "unsupported content type",
     422: "not an image, no digit found, bad pixels, or a missing field",
     503: "model not loaded, or the server is at capacity (see Retry-After)",

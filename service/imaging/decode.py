@@ -58,7 +58,8 @@ def decode_image(data: bytes, max_pixels: int) -> Gray:
                     "send a smaller image (a digit needs no more than a few hundred pixels a side)"
                 )
             image.load()
-            # Phones store a photo as the sensor saw it plus an EXIF tag saying how to turn it.
+            # Phones store a photo as the sensor saw it plus an EXIF tag saying how to turn it:
+            # turn the pixels as any viewer does, so /read's boxes match what the client sees.
             if image.getexif().get(EXIF_ORIENTATION, 1) != 1:
                 return _to_gray(ImageOps.exif_transpose(image))
             return _to_gray(image)

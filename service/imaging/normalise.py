@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -39,8 +40,24 @@ MIN_CONTRAST = 24
 BACKGROUND_SAMPLES = 4096
 
 
-def normalise_digit(gray: Gray) -> npt.NDArray[np.float32]:
-    """MNIST's normalisation of a grayscale uint8 image (any size) → (28, 28) float32, pixels 0-1."""
+@dataclass(frozen=True)
+class Ink:
+    """Where a picture's ink is: the picture as white ink on black, and its levels."""
+
+    gray: Gray  # white ink on a dark background (inverted when it was dark on light)
+    background: float
+    contrast: float
+
+    @property
+    def mask(self) -> npt.NDArray[np.bool_]:
+        """The pixels that are ink, as MNIST's crop sees them."""
+        # An integer threshold keeps the comparison in uint8 (a float would copy the image as
+        # float64); for integer pixels, `> floor(t)` is the same test as `> t`.
+        return self.gray > math.floor(self.background + NOISE_FRACTION * self.contrast)
+
+
+def find_ink(gray: Gray) -> Ink:
+    """The ink of a grayscale uint8 image (any size); NoDigitError when there is none."""
     sample = _background_sample(gray)
     background = float(np.median(sample))
     if looks_like_photo(sample, background):
@@ -56,12 +73,39 @@ def normalise_digit(gray: Gray) -> npt.NDArray[np.float32]:
             "no digit found: the image is blank or too faint; draw or photograph a digit that "
             "stands out from its background"
         )
-    # An integer threshold keeps the comparison in uint8 (a float would copy the image as float64);
-    # for integer pixels, `> floor(t)` is the same test as `> t`.
-    ink_mask = gray > math.floor(background + NOISE_FRACTION * contrast)
-    rows = np.flatnonzero(ink_mask.any(axis=1))
-    cols = np.flatnonzero(ink_mask.any(axis=0))
-    digit = _fit_box(gray[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
+    return Ink(gray, background, contrast)
+
+
+def normalise_digit(gray: Gray) -> npt.NDArray[np.float32]:
+    """MNIST's normalisation of a grayscale uint8 image (any size) → (28, 28) float32, pixels 0-1."""
+    ink = find_ink(gray)
+    return normalise_ink(ink, ink.mask)
+
+
+def normalise_ink(
+    ink: Ink, mask: npt.NDArray[np.bool_], extent: Extent | None = None
+) -> npt.NDArray[np.float32]:
+    """MNIST's normalisation of all the ink of a picture (its mask, and maybe its extent, given,
+    as they are often needed elsewhere too): crop to the ink, then digit_from_crop."""
+    top, bottom, left, right = extent or ink_extent(mask)
+    return digit_from_crop(ink.gray[top:bottom, left:right], ink)
+
+
+Extent = tuple[int, int, int, int]  # top, bottom, left, right (exclusive), in pixels
+
+
+def ink_extent(mask: npt.NDArray[np.bool_]) -> Extent:
+    """The box around the ink of a mask that holds some."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def digit_from_crop(crop: Gray, ink: Ink) -> npt.NDArray[np.float32]:
+    """The rest of MNIST's normalisation, for a crop of `ink.gray` tight around one digit's ink:
+    scale into 20×20, stretch the levels, centre by mass in 28×28."""
+    digit = _fit_box(crop)
+    background, contrast = ink.background, ink.contrast
     # Background to 0 and the strongest ink to 255, as in MNIST, whatever the pen or the lighting.
     # Done after the resize (both are linear), on 400 pixels instead of the whole crop.
     if background or contrast != 255:
@@ -112,13 +156,14 @@ def _centre_by_mass(digit: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     return frame * (1 / 255)
 
 
-def preprocess_image(data: bytes, max_pixels: int) -> npt.NDArray[np.float32]:
-    """An encoded image file → the 28×28 digit (pixels 0-1) the model reads."""
-    return normalise_digit(decode_image(data, max_pixels))
+def to_gray(image: RawImage, max_pixels: int) -> Gray:
+    """Either form a client may send (an image file, a grid of pixel values) → grayscale pixels."""
+    if isinstance(image, bytes):
+        return decode_image(image, max_pixels)
+    return _pixels_gray(image)
 
 
-def preprocess_pixels(pixels: object) -> npt.NDArray[np.float32]:
-    """A grid of pixel values (white digit on black, 0-255) → the 28×28 digit the model reads."""
+def _pixels_gray(pixels: object) -> Gray:
     depth = _nesting_depth(pixels)
     if depth > 3:  # rows of pixels of channels at most; numpy refuses over 64 in its own words
         raise PixelsError(
@@ -130,7 +175,17 @@ def preprocess_pixels(pixels: object) -> npt.NDArray[np.float32]:
         raise PixelsError(
             "pixels must be a rectangular grid of numbers: every row the same length"
         ) from error
-    return normalise_digit(pixels_to_gray(array))
+    return pixels_to_gray(array)
+
+
+def preprocess_image(data: bytes, max_pixels: int) -> npt.NDArray[np.float32]:
+    """An encoded image file → the 28×28 digit (pixels 0-1) the model reads."""
+    return normalise_digit(decode_image(data, max_pixels))
+
+
+def preprocess_pixels(pixels: object) -> npt.NDArray[np.float32]:
+    """A grid of pixel values (white digit on black, 0-255) → the 28×28 digit the model reads."""
+    return normalise_digit(_pixels_gray(pixels))
 
 
 def _nesting_depth(value: object) -> int:
@@ -144,9 +199,7 @@ def _nesting_depth(value: object) -> int:
 
 def preprocess(image: RawImage, max_pixels: int) -> npt.NDArray[np.float32]:
     """Either form a client may send → the 28×28 digit the model reads."""
-    if isinstance(image, bytes):
-        return preprocess_image(image, max_pixels)
-    return preprocess_pixels(image)
+    return normalise_digit(to_gray(image, max_pixels))
 
 
 def to_png(digit: npt.NDArray[np.float32]) -> bytes:

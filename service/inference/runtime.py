@@ -17,17 +17,26 @@ import numpy as np
 import torch
 
 from service import metrics
-from service.imaging.normalise import Digits, RawImage, preprocess
+from service.imaging.errors import TooManyPiecesError
+from service.imaging.normalise import Digits, RawImage, to_gray
+from service.imaging.pieces import NumberPieces, number_pieces
+from service.imaging.segment import single_digit
 from service.inference.batcher import DynamicBatcher
 from service.inference.errors import ModelUnavailableError
 from service.inference.predictor import Predictor
-from service.inference.verdict import Readings, VerdictPolicy
+from service.inference.reading import best_reading, holds_several_digits
+from service.inference.verdict import Outputs, Readings, VerdictPolicy
 from service.settings import Settings
 from training.checkpoint import ModelInfo, ModelLoadError, load_checkpoint, load_detector
 from training.detector import NotDigitNet
 from training.model import resolve_device
 
 logger = logging.getLogger(__name__)
+# A /read image may offer this many pieces to score per digit allowed (cut candidates included).
+CANDIDATES_PER_DIGIT = 8
+# /predict reads an image that looks like several digits as a number when it offers at most this
+# many pieces to score (a handful of digits, touching ones included); beyond, it is no number.
+SEVERAL_CANDIDATES = 32
 
 
 @dataclass
@@ -116,15 +125,84 @@ class ModelRuntime:
             raise ModelUnavailableError(self.failure or "unknown reason")
         return self.batcher
 
-    async def preprocess(self, images: Sequence[RawImage]) -> Digits:
-        """Decode and normalise off the event loop; (k, 28, 28) digits with pixels 0-1."""
+    async def preprocess(self, images: Sequence[RawImage], check_several: bool = False) -> Prepared:
+        """Decode and normalise off the event loop: (k, 28, 28) digits with pixels 0-1; with
+        `check_several` (and SEVERAL_DIGITS_CHECK on), also the candidate pieces of each image
+        whose ink looks like more than one digit, for predict_images to read."""
+        check = check_several and self.settings.several_digits_check
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self._preprocess_all, images)
+        return await loop.run_in_executor(self._pool, self._preprocess_all, images, check)
 
-    def _preprocess_all(self, images: Sequence[RawImage]) -> Digits:
-        limit = self.settings.max_image_pixels
-        return np.stack([preprocess(image, limit) for image in images])
+    def _preprocess_all(self, images: Sequence[RawImage], check: bool) -> Prepared:
+        settings = self.settings
+        digits, pieces = [], {}
+        budget = settings.max_queue // 4  # pieces one request may add to its batcher job
+        for index, image in enumerate(images):
+            gray = to_gray(image, settings.max_image_pixels)
+            digit, looks_several = single_digit(gray, check)
+            digits.append(digit)
+            if looks_several:
+                try:
+                    found = number_pieces(gray, settings.max_read_digits, SEVERAL_CANDIDATES)
+                except TooManyPiecesError:
+                    continue  # marks beyond reading as a number: the image's own verdict stands
+                if len(found.candidates) <= budget:
+                    budget -= len(found.candidates)
+                    pieces[index] = found
+        return Prepared(np.stack(digits), pieces)
 
     async def predict(self, digits: Digits) -> Readings:
         """What the models read in preprocessed digits, through the shared batcher."""
         return self.policy.decide(await self.require_ready().submit(digits))
+
+    async def predict_images(self, prepared: Prepared) -> Readings:
+        """/predict's answers: each image read as one digit, and those whose pieces read as a
+        number of several digits (reading.holds_several_digits) get verdict several_digits. The
+        images and all the pieces are one job of the batcher: one forward pass."""
+        parts = [prepared.digits, *(found.digits for found in prepared.pieces.values())]
+        outputs = await self.require_ready().submit(np.concatenate(parts))
+        count = len(prepared.digits)
+        several = np.zeros(count, dtype=bool)
+        start = count
+        for index, found in prepared.pieces.items():
+            end = start + len(found.candidates)
+            _, readings = self._judge(found, outputs[start:end])
+            several[index] = holds_several_digits(readings)
+            start = end
+        return self.policy.decide(outputs[:count], several)
+
+    async def read(self, image: RawImage) -> Reading:
+        """Read a number: segment off the event loop, score every candidate piece as one job of
+        the batcher (one forward pass), pick the best reading, and judge its pieces as /predict
+        judges a digit."""
+        batcher = self.require_ready()
+        loop = asyncio.get_running_loop()
+        pieces = await loop.run_in_executor(self._pool, self._pieces_of, image)
+        chosen, readings = self._judge(pieces, await batcher.submit(pieces.digits))
+        return Reading(pieces, chosen, readings)
+
+    def _judge(self, pieces: NumberPieces, outputs: Outputs) -> tuple[list[int], Readings]:
+        """The best reading of a number's pieces, and the verdict machinery's readings of the
+        pieces it is made of."""
+        chosen = best_reading(pieces, outputs)
+        return chosen, self.policy.decide(outputs[chosen])
+
+    def _pieces_of(self, image: RawImage) -> NumberPieces:
+        settings = self.settings
+        gray = to_gray(image, settings.max_image_pixels)
+        # Every piece of one image is one job, and a job must fit in the queue.
+        most = min(settings.max_queue, CANDIDATES_PER_DIGIT * settings.max_read_digits)
+        return number_pieces(gray, settings.max_read_digits, most)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    digits: Digits  # (k, 28, 28): each image as one digit
+    pieces: dict[int, NumberPieces]  # image index → its candidate pieces, when it looks several
+
+
+@dataclass(frozen=True)
+class Reading:
+    pieces: NumberPieces
+    chosen: list[int]  # the candidates read, left to right (indices into pieces.candidates)
+    readings: Readings  # what the models make of each chosen piece, in the same order

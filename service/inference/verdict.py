@@ -59,6 +59,18 @@ class Readings:
         return len(self.digits)
 
 
+def classifier_probabilities(outputs: Outputs, temperature: float = 1.0) -> npt.NDArray[np.float32]:
+    """(N, 10): the classifier's softmax over its logits divided by `temperature` (1: the model's
+    own probabilities, as the number reader scores pieces; the fitted one: calibrated)."""
+    logits = outputs[:, :NUM_CLASSES].astype(np.float64) / temperature
+    logits -= logits.max(axis=1, keepdims=True)
+    exp = np.exp(logits)
+    probabilities: npt.NDArray[np.float32] = (exp / exp.sum(axis=1, keepdims=True)).astype(
+        np.float32
+    )
+    return probabilities
+
+
 @dataclass(frozen=True)
 class VerdictPolicy:
     temperature: float = 1.0
@@ -109,10 +121,7 @@ class VerdictPolicy:
     def decide(self, outputs: Outputs, several: npt.NDArray[np.bool_] | None = None) -> Readings:
         """Readings for a batch of model outputs (N, 11); `several` marks inputs known to hold
         more than one digit."""
-        logits = outputs[:, :NUM_CLASSES].astype(np.float64) / self.temperature
-        logits -= logits.max(axis=1, keepdims=True)
-        exp = np.exp(logits)
-        probabilities = (exp / exp.sum(axis=1, keepdims=True)).astype(np.float32)
+        probabilities = classifier_probabilities(outputs, self.temperature)
         order = np.argsort(-probabilities, axis=1)[:, : ALTERNATIVES + 1]
         ranked = np.take_along_axis(probabilities, order, axis=1)
         best, confidence = order[:, 0], ranked[:, 0]

@@ -15,6 +15,7 @@ from service.api.openapi import error_responses, image_request_body
 from service.api.responses import FastJSONResponse
 from service.api.schemas import (
     PREDICTION_EXAMPLES,
+    SEVERAL_DIGITS_HINT,
     Alternative,
     BatchJSON,
     BatchPrediction,
@@ -26,6 +27,13 @@ from service.inference.runtime import ModelRuntime
 from service.inference.verdict import Readings
 
 router = APIRouter(tags=["predict"])
+
+
+def alternatives(readings: Readings, index: int) -> list[Alternative]:
+    """The runners-up of one image or piece, as every answer lists them."""
+    return [
+        Alternative(digit=a.digit, probability=a.probability) for a in readings.alternatives[index]
+    ]
 
 
 def _answers(
@@ -43,15 +51,14 @@ def _answers(
             digit=readings.digits[index],
             confidence=readings.confidence[index],
             probabilities=readings.probabilities[index].tolist(),
+            alternatives=alternatives(readings, index),
             verdict=readings.verdicts[index],
-            alternatives=[
-                Alternative(digit=a.digit, probability=a.probability)
-                for a in readings.alternatives[index]
-            ],
             model=runtime.model_name,
             device=runtime.device_name,
             latency_ms=latency_ms,
         )
+        if answer["verdict"] == "several_digits":
+            answer["hint"] = SEVERAL_DIGITS_HINT
         if include_input:
             answer["input_image"] = base64.b64encode(to_png(image)).decode()
         answers.append(answer)
@@ -62,9 +69,9 @@ async def _predict(
     runtime: ModelRuntime, images: list[RawImage], started: float, include_input: bool
 ) -> list[Prediction]:
     """Preprocess off the event loop, predict through the shared batcher, build the answers."""
-    digits = await runtime.preprocess(images)
-    readings = await runtime.predict(digits)
-    return _answers(runtime, digits, readings, started, include_input)
+    prepared = await runtime.preprocess(images, check_several=True)
+    readings = await runtime.predict_images(prepared)
+    return _answers(runtime, prepared.digits, readings, started, include_input)
 
 
 IncludeInput = Annotated[

@@ -186,7 +186,7 @@ async def _infer(request: Request, runtime: ModelRuntime, stats: InferStats) -> 
     parsed = v2_codec.parse_infer_request(payload, binary, settings.max_images_per_request)
     digits = parsed.digits
     if digits is None:  # `image`: encoded files, normalised exactly as /predict does
-        digits = await runtime.preprocess(parsed.images or [])
+        digits = (await runtime.preprocess(parsed.images or [])).digits
     stats.compute_input.add(started)
 
     started = time.perf_counter_ns()
