@@ -25,6 +25,7 @@ class Attempt:
 
     `key` identifies the input (a fingerprint of the image bytes), so the page can tell whether
     the answer belongs to what is on screen now; `label` names it for a person (a file name);
+    `note` says what the page did to it before sending (shrunk a big photo), if anything;
     `serial` is unique to each request; `asked` is True when a person's click sent it (not live
     mode), which is when the page brings the answer into view.
     """
@@ -33,6 +34,7 @@ class Attempt:
     prediction: api.Prediction | None = None
     error: api.ApiError | None = None
     label: str | None = None
+    note: str | None = None
     serial: int = 0
     asked: bool = False
 
@@ -64,10 +66,11 @@ def ask(
     content_type: str,
     *,
     label: str | None = None,
+    note: str | None = None,
     asked: bool = True,
 ) -> Attempt:
     """Send one image to POST /predict and remember the outcome under `slot`."""
-    attempt = Attempt(key, label=label, serial=next(_SERIALS), asked=asked)
+    attempt = Attempt(key, label=label, note=note, serial=next(_SERIALS), asked=asked)
     try:
         attempt.prediction = api.predict(config, image, content_type)
     except api.ApiError as error:
