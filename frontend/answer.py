@@ -1,8 +1,16 @@
-"""The answer card: what the service read, how sure it is, why; or why there is no answer.
+"""The answer card: what the service made of the image, how sure it is, why; or why there is none.
 
 Every view shows its outcome through `show_attempt`, so an answer looks the same wherever the
-image came from. The card is built from small parts (`_headline`, `_details`) so that more can
-be added to it (a verdict, alternatives, feedback buttons) without touching the views.
+image came from. The headline follows the service's verdict, and only a `digit` verdict gets the
+large digit in the confident style:
+
+- `digit`: "I read 7", the calibrated confidence, and what calibrated means;
+- `unsure`: "I'm not sure — 4 or 9?", the candidates small and grey, with their probabilities;
+- `not_a_digit`: "That doesn't look like a digit", the best guess only as a grey aside;
+- `several_digits`: "That looks like several digits", with the service's hint.
+
+A provisional answer (live mode, while the person is still drawing) shows only a `digit` verdict;
+anything else is a neutral "Keep drawing…", so a half-drawn digit never flashes a wrong answer.
 """
 
 from __future__ import annotations
@@ -15,8 +23,8 @@ from frontend import chart, imaging
 from frontend import client as api
 from frontend.attempts import Attempt, sentence
 
-UNCERTAIN_BELOW = 0.60
 INPUT_SCALE = 6  # 28 px -> 168 px, whole pixels so the model's input stays crisp
+CALIBRATION_NOTE = "Confidence is calibrated: of answers shown at 90%, about 9 in 10 are right."
 
 
 def show_attempt(
@@ -24,16 +32,18 @@ def show_attempt(
     *,
     view: str,
     stale: bool = False,
+    provisional: bool = False,
     retry: Callable[[], object] | None = None,
 ) -> None:
     """The prediction, or the error; "Try again" (calling `retry`) only where a retry can help.
 
-    `view` names the view showing it, which keeps its widgets' keys apart from another view's.
+    `view` names the view showing it, which keeps its widgets' keys apart from another view's;
+    `provisional` marks an answer nobody asked for yet (live mode).
     """
     if attempt.error is not None:
         show_error(attempt.error, view=view, label=attempt.label, retry=retry)
     elif attempt.prediction is not None:
-        show_prediction(attempt.prediction, view=view, stale=stale)
+        show_prediction(attempt.prediction, view=view, stale=stale, provisional=provisional)
 
 
 def show_error(
@@ -52,31 +62,90 @@ def show_error(
         st.button("Try again", key=f"retry_{view}", icon=":material/refresh:", on_click=retry)
 
 
-def show_prediction(prediction: api.Prediction, *, view: str, stale: bool = False) -> None:
-    _headline(prediction)
+def show_prediction(
+    prediction: api.Prediction, *, view: str, stale: bool = False, provisional: bool = False
+) -> None:
+    if provisional and prediction.verdict != "digit":
+        _keep_drawing()
+        return
+    _HEADLINES[prediction.verdict](prediction)
     if stale:
         st.info("The drawing changed since; press **Predict** to read it again.")
     _details(prediction, view=view)
 
 
-def _headline(prediction: api.Prediction) -> None:
-    """The digit, large, and how confident the service is; a doubt spelled out."""
-    uncertain = prediction.confidence < UNCERTAIN_BELOW
-    css_class = "predicted-digit uncertain" if uncertain else "predicted-digit"
+def _card(verdict: str, inner: str) -> None:
     st.markdown(
-        f'<div class="digit-card"><span class="label">I read</span>'
-        f'<span class="{css_class}" data-digit="{prediction.digit}">{prediction.digit}</span>'
-        "</div>",
+        f'<div class="verdict-card" data-verdict="{verdict}">{inner}</div>',
         unsafe_allow_html=True,
     )
+
+
+def _digit(prediction: api.Prediction) -> None:
+    """The one verdict the service stands by: the digit, large, and its calibrated confidence."""
+    _card(
+        "digit",
+        '<span class="label">I read</span>'
+        f'<span class="predicted-digit" data-digit="{prediction.digit}">{prediction.digit}</span>',
+    )
     st.progress(prediction.confidence, text=f"Confidence {prediction.confidence:.1%}")
-    if uncertain:
-        (first, p_first), (second, p_second) = prediction.top(2)
-        st.warning(
-            f"Uncertain: it could be {first} ({p_first:.0%}) or {second} ({p_second:.0%}). "
-            "Try drawing it larger and centred.",
-            icon=":material/help:",
-        )
+    st.caption(CALIBRATION_NOTE)
+
+
+def _unsure(prediction: api.Prediction) -> None:
+    """One digit, but which? The candidates side by side, none of them in the confident style."""
+    candidates = [(prediction.digit, prediction.confidence)] + [
+        (alternative.digit, alternative.probability) for alternative in prediction.alternatives
+    ]
+    names = [str(digit) for digit, _ in candidates]
+    if len(names) == 1:
+        question = f"maybe a {names[0]}?"
+    else:
+        question = f"{', '.join(names[:-1])} or {names[-1]}?"
+    chips = "".join(
+        f'<span class="candidate" data-candidate="{digit}"><span class="candidate-digit">'
+        f'{digit}</span><span class="candidate-probability">{probability:.0%}</span></span>'
+        for digit, probability in candidates
+    )
+    _card(
+        "unsure",
+        f'<p class="verdict-headline">I\'m not sure — {question}</p>'
+        f'<div class="candidates">{chips}</div>',
+    )
+    st.caption(f"Try writing it larger and more clearly. {CALIBRATION_NOTE}")
+
+
+def _not_a_digit(prediction: api.Prediction) -> None:
+    _card("not_a_digit", '<p class="verdict-headline">That doesn\'t look like a digit</p>')
+    st.markdown("Letters, shapes and scribbles are not read: try one digit, 0–9, written large.")
+    st.caption(
+        f"If it is one after all, the closest digit is {prediction.digit} "
+        f"({prediction.confidence:.0%})."
+    )
+
+
+def _several_digits(prediction: api.Prediction) -> None:
+    _card("several_digits", '<p class="verdict-headline">That looks like several digits</p>')
+    st.markdown("This tab reads one digit at a time: try a single digit, 0–9, written large.")
+    if prediction.hint:
+        st.caption(f"From the service: “{prediction.hint}”")
+
+
+_HEADLINES: dict[api.Verdict, Callable[[api.Prediction], None]] = {
+    "digit": _digit,
+    "unsure": _unsure,
+    "not_a_digit": _not_a_digit,
+    "several_digits": _several_digits,
+}
+
+
+def _keep_drawing() -> None:
+    """Live mode's answer to a drawing that is not (yet) a clear digit: no digit, no alarm."""
+    _card("pending", '<p class="verdict-headline keep-drawing">Keep drawing…</p>')
+    st.caption(
+        "The answer shows here once the drawing looks like a digit; press **Predict** to see "
+        "what it reads as now."
+    )
 
 
 def _details(prediction: api.Prediction, *, view: str) -> None:

@@ -81,4 +81,7 @@ def _result(config: api.ApiConfig, pixels: np.ndarray | None, clicked: bool, liv
         return
     if last.asked:
         page.scroll_to_answer(VIEW, last.serial)
-    answer.show_attempt(last, view=VIEW, stale=last.key != key, retry=send)
+    # Live mode reads every stroke, half-drawn digits included: what it sent on its own is only
+    # shown as an answer when it is a clear digit (the card says "Keep drawing…" otherwise).
+    provisional = live and not last.asked
+    answer.show_attempt(last, view=VIEW, stale=last.key != key, provisional=provisional, retry=send)
