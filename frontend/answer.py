@@ -9,8 +9,7 @@ large digit in the confident style:
 - `not_a_digit`: "That doesn't look like a digit", the best guess only as a grey aside;
 - `several_digits`: "That looks like several digits", with the service's hint.
 
-A provisional answer (live mode, while the person is still drawing) shows only a `digit` verdict;
-anything else is a neutral "Keep drawing…", so a half-drawn digit never flashes a wrong answer.
+While live mode waits for the pen to pause (live.py), the card is a neutral "Keep drawing…".
 """
 
 from __future__ import annotations
@@ -32,18 +31,16 @@ def show_attempt(
     *,
     view: str,
     stale: bool = False,
-    provisional: bool = False,
     retry: Callable[[], object] | None = None,
 ) -> None:
     """The prediction, or the error; "Try again" (calling `retry`) only where a retry can help.
 
-    `view` names the view showing it, which keeps its widgets' keys apart from another view's;
-    `provisional` marks an answer nobody asked for yet (live mode).
+    `view` names the view showing it, which keeps its widgets' keys apart from another view's.
     """
     if attempt.error is not None:
         show_error(attempt.error, view=view, label=attempt.label, retry=retry)
     elif attempt.prediction is not None:
-        show_prediction(attempt.prediction, view=view, stale=stale, provisional=provisional)
+        show_prediction(attempt.prediction, view=view, stale=stale)
 
 
 def show_error(
@@ -62,12 +59,7 @@ def show_error(
         st.button("Try again", key=f"retry_{view}", icon=":material/refresh:", on_click=retry)
 
 
-def show_prediction(
-    prediction: api.Prediction, *, view: str, stale: bool = False, provisional: bool = False
-) -> None:
-    if provisional and prediction.verdict != "digit":
-        _keep_drawing()
-        return
+def show_prediction(prediction: api.Prediction, *, view: str, stale: bool = False) -> None:
     _HEADLINES[prediction.verdict](prediction)
     if stale:
         st.info("The drawing changed since; press **Predict** to read it again.")
@@ -139,12 +131,11 @@ _HEADLINES: dict[api.Verdict, Callable[[api.Prediction], None]] = {
 }
 
 
-def _keep_drawing() -> None:
-    """Live mode's answer to a drawing that is not (yet) a clear digit: no digit, no alarm."""
+def show_pending() -> None:
+    """Live mode's card while the pen may still be moving: no digit, no alarm."""
     _card("pending", '<p class="verdict-headline keep-drawing">Keep drawing…</p>')
     st.caption(
-        "The answer shows here once the drawing looks like a digit; press **Predict** to see "
-        "what it reads as now."
+        "The answer shows here when you pause; press **Predict** to see what it reads as now."
     )
 
 

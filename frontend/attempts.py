@@ -9,7 +9,8 @@ service's health again: whatever a request found out (down, back, busy) shows th
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 import streamlit as st
 
@@ -27,7 +28,8 @@ class Attempt:
     the answer belongs to what is on screen now; `label` names it for a person (a file name);
     `note` says what the page did to it before sending (shrunk a big photo), if anything;
     `serial` is unique to each request; `asked` is True when a person's click sent it (not live
-    mode), which is when the page brings the answer into view.
+    mode), which is when the page brings the answer into view; `sent_at` is when it was sent
+    (time.monotonic), which live mode uses to tell a pause from a pen between two strokes.
     """
 
     key: str
@@ -37,6 +39,7 @@ class Attempt:
     note: str | None = None
     serial: int = 0
     asked: bool = False
+    sent_at: float = field(default_factory=time.monotonic)
 
 
 def sentence(message: str) -> str:

@@ -20,7 +20,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from devtools.servers import LiveServer, free_port
-from frontend import canvas, chart, imaging, upload_prep
+from frontend import canvas, chart, imaging, live
 from frontend import client as api
 from tests.test_frontend_imaging import ONE, SEVEN, canvas_with
 
@@ -119,6 +119,8 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> FakeService:
     monkeypatch.setattr(api, "get_health", service.get_health)
     monkeypatch.setattr(api, "predict", service.predict)
     monkeypatch.setattr(canvas, "draw", service.draw)
+    # Live mode answers once the pen pauses: at once here, unless a test holds the pen down.
+    monkeypatch.setattr(live, "PAUSE_S", 0.0)
     return service
 
 
@@ -352,13 +354,14 @@ def test_live_mode_sends_each_new_drawing_once(fake: FakeService) -> None:
     assert 'data-digit="7"' in digit_markup(at)[0]
 
 
-@pytest.mark.parametrize("verdict", ["unsure", "not_a_digit", "several_digits"])
-def test_live_mode_shows_an_answer_only_for_a_clear_digit(
-    fake: FakeService, verdict: api.Verdict
+@pytest.mark.parametrize("verdict", ["digit", "unsure", "not_a_digit", "several_digits"])
+def test_live_mode_answers_only_once_the_pen_pauses(
+    fake: FakeService, monkeypatch: pytest.MonkeyPatch, verdict: api.Verdict
 ) -> None:
-    """A half-drawn digit reads as anything; live mode keeps quiet until it is a clear digit."""
-    fake.strokes = [[(0.28, 0.22), (0.72, 0.22)]]  # the bar of a 7, not drawn further yet
-    fake.answer = prediction(UNSURE_4, verdict=verdict)
+    """The first stroke of a 4 reads as a confident 6: nothing is shown until the pen pauses."""
+    monkeypatch.setattr(live, "PAUSE_S", 3600.0)  # the pen is still moving
+    fake.strokes = [[(0.60, 0.18), (0.30, 0.60), (0.75, 0.60)]]  # the first stroke of a 4
+    fake.answer = confident(6) if verdict == "digit" else prediction(UNSURE_4, verdict=verdict)
     at = run_app()
     at.toggle(key="live").set_value(True).run()
     assert len(fake.sent) == 1
@@ -369,17 +372,44 @@ def test_live_mode_shows_an_answer_only_for_a_clear_digit(
     for words in ("not sure", "doesn't look", "several"):
         assert words not in card_text(at)
 
-    fake.strokes = list(SEVEN)
-    fake.answer = confident(7)
+    fake.strokes.append([(0.60, 0.35), (0.60, 0.85)])  # the second stroke, the 4 is whole
+    fake.answer = prediction(UNSURE_4, verdict=verdict) if verdict != "digit" else confident(4)
     at.run()
-    assert verdict_shown(at) == "digit"
-    assert 'data-digit="7"' in digit_markup(at)[0]
+    assert len(fake.sent) == 2
+    assert verdict_shown(at) == "pending"
 
-    # Predict is a question: it gets the whole answer, whatever the verdict.
-    fake.answer = prediction(UNSURE_4, verdict=verdict)
-    click_predict(at)
+    monkeypatch.setattr(live, "PAUSE_S", 0.0)  # the pen has paused: the timer's rerun
+    at.run()
+    assert len(fake.sent) == 2  # the answer it already had, not a new request
     assert verdict_shown(at) == verdict
     assert "Keep drawing" not in card_text(at)
+    assert bool(digit_markup(at)) == (verdict == "digit")
+
+
+def test_predict_answers_at_once_in_live_mode(
+    fake: FakeService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Predict is a question: it gets the whole answer without waiting for a pause."""
+    monkeypatch.setattr(live, "PAUSE_S", 3600.0)
+    fake.strokes = list(SEVEN)
+    fake.answer = prediction(UNSURE_4, verdict="not_a_digit")
+    at = run_app()
+    at.toggle(key="live").set_value(True).run()
+    assert verdict_shown(at) == "pending"
+    click_predict(at)
+    assert verdict_shown(at) == "not_a_digit"
+
+
+def test_an_error_in_live_mode_shows_at_once(
+    fake: FakeService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(live, "PAUSE_S", 3600.0)
+    fake.strokes = list(ONE)
+    fake.answer = api.ApiError("the server is at capacity", status_code=503)
+    at = run_app()
+    at.toggle(key="live").set_value(True).run()
+    assert verdict_shown(at) is None
+    assert "The server is at capacity" in texts(at.main.error)
 
 
 def test_live_mode_does_not_retry_a_failed_drawing_on_every_rerun(fake: FakeService) -> None:
