@@ -271,7 +271,9 @@ def test_a_verdict_this_page_does_not_know_is_never_shown_as_sure() -> None:
     assert prediction.verdict == "unsure"
 
 
-@pytest.mark.parametrize("alternatives", [[{"digit": 9}], "9", [{"digit": "nine", "probability": 1}]])
+@pytest.mark.parametrize(
+    "alternatives", [[{"digit": 9}], "9", [{"digit": "nine", "probability": 1}]]
+)
 def test_malformed_alternatives_are_an_api_error(alternatives: object) -> None:
     body = {**ANSWER, "verdict": "unsure", "alternatives": alternatives}
     with pytest.raises(api.ApiError, match="unexpected shape"):
