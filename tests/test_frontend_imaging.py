@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import io
+import tomllib
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from devtools.photos import STORED
+from devtools.photos import STORED, phone_photo
 from frontend import imaging, upload_prep
 
 SERVICE_BODY_LIMIT = 5 * 1024 * 1024  # the service's default MAX_BODY_BYTES
+STREAMLIT_CONFIG = Path(__file__).resolve().parent.parent / ".streamlit" / "config.toml"
 
 SIZE = 280
 
@@ -234,3 +237,15 @@ def test_what_the_page_cannot_open_goes_as_it_is() -> None:
     for data in (b"shopping: milk, eggs", turned_photo((4000, 3000), 1, noise=12)[:3_000_000]):
         sent = upload_prep.prepare(data)
         assert sent.data == data and sent.note is None
+
+
+def test_the_uploader_takes_a_phone_photo_that_the_api_alone_would_refuse() -> None:
+    """Streamlit refuses files over maxUploadSize before the page sees them: it must take a 12 MP
+    phone photo, which the page then shrinks to well within the API's body limit."""
+    config = tomllib.loads(STREAMLIT_CONFIG.read_text())
+    max_upload = config["server"]["maxUploadSize"] * 1024 * 1024
+    digit = np.asarray(Image.fromarray(canvas_to_gray_of(SEVEN)).resize((28, 28)))
+    photo = phone_photo(digit)
+    assert SERVICE_BODY_LIMIT < len(photo) <= max_upload
+    sent = upload_prep.prepare(photo)
+    assert len(sent.data) < SERVICE_BODY_LIMIT / 4
