@@ -34,9 +34,10 @@ CSS = f"""
   margin-bottom: .25rem;}}
 .verdict-card .label {{color: #808495; font-size: 1rem;}}
 .predicted-digit {{font-size: 7rem; font-weight: 700; line-height: 1; color: #ff4b4b;}}
-.verdict-headline {{font-size: 1.6rem; font-weight: 600; line-height: 1.3; margin: 0 0 .5rem;
-  color: #31333f; flex-basis: 100%;}}
-.verdict-headline.keep-drawing {{color: #808495; font-weight: 400;}}
+/* Inside the card: Streamlit's own rule for a markdown paragraph would win over the class alone. */
+.verdict-card .verdict-headline {{font-size: 1.6rem; font-weight: 600; line-height: 1.3;
+  margin: 0 0 .5rem; color: #31333f; flex-basis: 100%;}}
+.verdict-card .verdict-headline.keep-drawing {{color: #808495; font-weight: 400;}}
 .candidates {{display: flex; gap: 1.25rem; margin-bottom: .25rem;}}
 .candidate {{display: flex; flex-direction: column; align-items: center;}}
 .candidate-digit {{font-size: 3rem; font-weight: 600; line-height: 1; color: #5c6070;}}
