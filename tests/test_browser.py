@@ -610,6 +610,8 @@ def test_a_number_is_read_with_a_box_over_each_digit(
     page.get_by_role("tab", name="Number").click()
     box = canvas_box(page)
     assert box["width"] == 3 * box["height"]  # the wide canvas, not the Draw tab's square
+    canvas_of(page).hover()  # its hover-only toolbar is hidden too: the page has real buttons
+    expect(page.get_by_role("button", name="Reset canvas & history")).to_be_hidden()
     read_stroke_by_stroke(page, NUMBER_147)
     expect_147_with_its_boxes(page)
     settled(page)
@@ -627,6 +629,8 @@ def test_on_a_phone_the_number_canvas_is_whole_and_reads(
     box = canvas_box(page)
     assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
     assert box["width"] == 3 * box["height"]
+    read = page.get_by_role("button", name="Read", exact=True).bounding_box()
+    assert read is not None and read["height"] >= 44  # a fingertip's size
     read_stroke_by_stroke(page, NUMBER_147, tap=True)
     expect_147_with_its_boxes(page)
     picture = page.locator(".reading-boxes").bounding_box()
