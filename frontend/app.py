@@ -1,8 +1,8 @@
 """The page: `streamlit run frontend/app.py`. It composes the parts and holds no logic itself.
 
 - `page`: title, icon, CSS;  `status`: the sidebar (is the service there, which model);
-- `draw_view`, `upload_view`: one tab each, an input and its answer;
-- `answer`, `chart`: the answer card every view shows;  `attempts`: each input's last outcome;
+- `draw_view`, `upload_view`, `number_view`: one tab each, an input and its answer;
+- `answer`, `chart`: the answer card of one digit;  `reading_card`: of a number (/read);  `attempts`: each input's last outcome;
 - `client`: the only code that talks HTTP (API_URL, optional API_KEY);  `canvas`, `imaging`.
 
 A new tab is a module with `render(config)` and one line below.
@@ -22,18 +22,20 @@ if _ROOT not in sys.path:
 import streamlit as st  # noqa: E402
 
 from frontend import client as api  # noqa: E402
-from frontend import draw_view, page, status, upload_view  # noqa: E402
+from frontend import draw_view, number_view, page, status, upload_view  # noqa: E402
 
 
 def main() -> None:
     page.setup()
     config = api.ApiConfig.from_env()
     page.header()
-    draw, upload = st.tabs(["Draw", "Upload"])
+    draw, upload, number = st.tabs(["Draw", "Upload", "Number"])
     with draw:
         draw_view.render(config)
     with upload:
         upload_view.render(config)
+    with number:
+        number_view.render(config)
     # Last, so that it reports what this run's request (if any) found out about the service.
     status.sidebar(config)
 

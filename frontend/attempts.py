@@ -1,8 +1,8 @@
 """What the page remembers between reruns about each input: the last request's outcome.
 
-Streamlit reruns the whole script on every interaction, so each input (the drawing, the upload)
-keeps its last `Attempt` in the session under a slot name; `ask` sends an image and records the
-outcome there. Every request also counts in `requests_made`, which tells the sidebar to ask the
+Streamlit reruns the whole script on every interaction, so each input (the drawing, the upload,
+the number) keeps its last `Attempt` in the session under a slot name; `ask` (POST /predict) and
+`read` (POST /read) send an image and record the outcome there. Every request also counts in `requests_made`, which tells the sidebar to ask the
 service's health again: whatever a request found out (down, back, busy) shows there at once.
 """
 
@@ -30,10 +30,14 @@ class Attempt:
     `serial` is unique to each request; `asked` is True when a person's click sent it (not live
     mode), which is when the page brings the answer into view; `sent_at` is when it was sent
     (time.monotonic), which live mode uses to tell a pause from a pen between two strokes.
+    A reading keeps the `image` it was read from: its boxes are drawn over that image, which may
+    no longer be what is on the canvas.
     """
 
     key: str
     prediction: api.Prediction | None = None
+    reading: api.Reading | None = None
+    image: bytes | None = None
     error: api.ApiError | None = None
     label: str | None = None
     note: str | None = None
@@ -78,6 +82,21 @@ def ask(
         attempt.prediction = api.predict(config, image, content_type)
     except api.ApiError as error:
         attempt.error = error
+    _record(slot, attempt)
+    return attempt
+
+
+def read(config: api.ApiConfig, slot: str, key: str, image: bytes) -> Attempt:
+    """Send the image of a number to POST /read and remember the outcome under `slot`."""
+    attempt = Attempt(key, image=image, serial=next(_SERIALS), asked=True)
+    try:
+        attempt.reading = api.read(config, image, "image/png")
+    except api.ApiError as error:
+        attempt.error = error
+    _record(slot, attempt)
+    return attempt
+
+
+def _record(slot: str, attempt: Attempt) -> None:
     st.session_state[_REQUESTS] = requests_made() + 1
     st.session_state[slot] = attempt
-    return attempt

@@ -1,6 +1,6 @@
 """A small typed HTTP client for the inference service: one function per endpoint, one error type.
 
-The page never talks HTTP itself; it calls `get_health` and `predict`, which return dataclasses
+The page never talks HTTP itself; it calls `get_health`, `predict` and `read`, which return dataclasses
 or raise `ApiError`, whose `message` is fit to show a person as is and whose `retryable` says
 whether trying the same request again could help.
 
@@ -136,6 +136,45 @@ class Prediction:
         """The k most likely digits with their probabilities, most likely first."""
         ranked = sorted(enumerate(self.probabilities), key=lambda pair: pair[1], reverse=True)
         return ranked[:k]
+
+
+@dataclass(frozen=True)
+class Box:
+    """Where a digit is, in the pixels of the image as sent."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class ReadDigit:
+    """One digit of POST /read's answer: judged as /predict judges an image, and where it is."""
+
+    digit: int
+    confidence: float
+    probabilities: tuple[float, ...]
+    verdict: Verdict
+    alternatives: tuple[Alternative, ...]
+    box: Box
+
+    @property
+    def char(self) -> str:
+        """How the service writes it in `text`: a piece that is no digit is "?"."""
+        return "?" if self.verdict == "not_a_digit" else str(self.digit)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """POST /read: the number as text ("?" for a piece that is no digit), its digits left to
+    right, and who answered how fast."""
+
+    text: str
+    digits: tuple[ReadDigit, ...]
+    model: str
+    device: str
+    latency_ms: float
 
 
 # --- the one place that speaks HTTP ----------------------------------------------------------
@@ -286,6 +325,49 @@ def predict(
         transport=transport,
     )
     return _parsed(config, "/predict", lambda: _prediction(body))
+
+
+def read(
+    config: ApiConfig,
+    image: bytes,
+    content_type: str = "image/png",
+    *,
+    transport: Transport = None,
+) -> Reading:
+    """POST /read with the image of a number as the raw body."""
+    body = _send(
+        config, "POST", "/read", content=image, content_type=content_type, transport=transport
+    )
+    return _parsed(config, "/read", lambda: _reading(body))
+
+
+def _reading(body: dict[str, Any]) -> Reading:
+    digits = tuple(_read_digit(item) for item in body["digits"])
+    return Reading(
+        text=str(body["text"]),
+        digits=digits,
+        model=str(body.get("model", "")),
+        device=str(body.get("device", "")),
+        latency_ms=float(body.get("latency_ms", 0.0)),
+    )
+
+
+def _read_digit(item: dict[str, Any]) -> ReadDigit:
+    # As for /predict: a verdict this page does not know reads as `unsure`, never as sure; a
+    # piece is never `several_digits`, so that one would be as unknown here.
+    verdict = item.get("verdict", "digit")
+    box = item["box"]
+    return ReadDigit(
+        digit=int(item["digit"]),
+        confidence=float(item["confidence"]),
+        probabilities=tuple(float(p) for p in item["probabilities"]),
+        verdict=verdict if verdict in VERDICTS and verdict != "several_digits" else "unsure",
+        alternatives=tuple(
+            Alternative(int(a["digit"]), float(a["probability"]))
+            for a in item.get("alternatives", ())
+        ),
+        box=Box(int(box["x"]), int(box["y"]), int(box["width"]), int(box["height"])),
+    )
 
 
 def _prediction(body: dict[str, Any]) -> Prediction:

@@ -44,8 +44,36 @@ CSS = f"""
 .candidate-probability {{font-size: .9rem; color: #808495;}}
 [data-testid="stImage"] img {{image-rendering: pixelated;}}
 [class*="st-key-answer_"] {{min-width: min(100%, {ANSWER_MIN_WIDTH}); scroll-margin-top: 4rem;}}
-.st-key-draw_input button {{min-height: {TOUCH_TARGET}; min-width: {TOUCH_TARGET};}}
-.st-key-draw_controls button {{padding-inline: .7rem;}}
+.st-key-draw_input button, .st-key-number_input button {{min-height: {TOUCH_TARGET};
+  min-width: {TOUCH_TARGET};}}
+.st-key-draw_controls button, .st-key-number_controls button {{padding-inline: .7rem;}}
+.reading-card {{display: flex; flex-wrap: wrap; align-items: baseline; gap: 0 1rem;}}
+.reading-card .label {{color: #808495; font-size: 1rem;}}
+.read-number {{font-size: 4.5rem; font-weight: 700; line-height: 1.1; letter-spacing: .05em;
+  color: #ff4b4b; overflow-wrap: anywhere;}}
+.read-char[data-verdict="unsure"], .read-char[data-verdict="not_a_digit"] {{color: #a3a8b8;}}
+.reading-card .reading-headline {{font-size: 1.6rem; font-weight: 600; margin: 0;}}
+/* Room above for the label of a box that starts at the image's top edge. */
+.reading-boxes {{position: relative; width: 100%; max-width: 40rem; margin-top: 1.5rem;}}
+/* The figure is exactly the image's box (so percentages of it place the boxes): Streamlit's own
+   rules for a markdown image (a fixed height, object-fit) must not letterbox it. */
+.reading-boxes img {{display: block; width: 100% !important; height: auto !important;
+  max-height: none !important; object-fit: fill !important; margin: 0 !important;
+  border-radius: .25rem;}}
+.digit-box {{position: absolute; box-sizing: border-box; border: 2px solid #ff4b4b;
+  border-radius: 2px;}}
+.digit-box span {{position: absolute; bottom: 100%; left: -2px; padding: 0 .3rem;
+  background: #ff4b4b; color: #fff; font-weight: 700; font-size: .85rem; line-height: 1.3;}}
+.digit-box[data-verdict="unsure"] {{border-color: #f0b400;}}
+.digit-box[data-verdict="unsure"] span {{background: #f0b400; color: #31333f;}}
+.digit-box[data-verdict="not_a_digit"] {{border-color: #a3a8b8; border-style: dashed;}}
+.digit-box[data-verdict="not_a_digit"] span {{background: #a3a8b8;}}
+.digit-chips {{display: flex; flex-wrap: wrap; gap: .5rem 1.25rem; margin: .75rem 0 .25rem;}}
+.digit-chip {{display: flex; flex-direction: column; align-items: center;}}
+.chip-digit {{font-size: 2rem; font-weight: 600; line-height: 1.1; color: #31333f;}}
+.digit-chip[data-verdict="unsure"] .chip-digit,
+.digit-chip[data-verdict="not_a_digit"] .chip-digit {{color: #a3a8b8;}}
+.chip-confidence {{font-size: .85rem; color: #808495;}}
 [class*="st-key-chart_row_"] > div:first-child {{min-width: min(100%, 16rem);}}
 </style>
 """
@@ -85,7 +113,8 @@ def header() -> None:
     st.title(f"{ICON} {TITLE}")
     st.markdown(
         "Draw one digit (0–9) in the black square with your mouse or finger and press "
-        "**Predict**, or upload a picture of one in the *Upload* tab."
+        "**Predict**, upload a picture of one in the *Upload* tab, or write a whole number in "
+        "the *Number* tab."
     )
 
 

@@ -73,6 +73,14 @@ X = [[(0.2, 0.2), (0.8, 0.8)], [(0.8, 0.2), (0.2, 0.8)]]
 SCRIBBLE = [[(0.2, 0.3), (0.8, 0.35), (0.25, 0.5), (0.75, 0.55), (0.3, 0.7), (0.8, 0.75)]]
 # A 4 in two strokes; the first alone reads as a 6 with verdict `digit` (99 % at width 18).
 FOUR = [[(0.60, 0.18), (0.30, 0.60), (0.75, 0.60)], [(0.60, 0.35), (0.60, 0.85)]]
+# "147" on the Number tab's 3:1 canvas, the 4 in two strokes; checked against POST /read first:
+# "147", every digit `digit` at 99.9 % or more, at stroke widths 6 to 14.
+NUMBER_147 = [
+    [(0.17, 0.18), (0.17, 0.82)],
+    [(0.50, 0.18), (0.42, 0.60), (0.60, 0.60)],
+    [(0.55, 0.35), (0.55, 0.85)],
+    [(0.74, 0.22), (0.88, 0.22), (0.79, 0.82)],
+]
 
 
 class RestartableApi:
@@ -189,7 +197,8 @@ def open_page(offline: Offline, url: str, viewport: dict[str, int], phone: bool 
 
 
 def canvas_of(page: sync_api.Page) -> sync_api.Locator:
-    return page.locator("canvas.upper-canvas")
+    # Each tab with a canvas has one; only the open tab's is visible.
+    return page.locator("canvas.upper-canvas").locator("visible=true")
 
 
 def canvas_box(page: sync_api.Page) -> dict[str, float]:
@@ -529,3 +538,101 @@ def test_the_api_docs_render_without_internet(
     # Only what ReDoc would have fetched from its CDN (its logo), nothing the pages need.
     assert all("cdn.redoc.ly" in text for text in refused), refused
     page.screenshot(path=str(artifacts / f"api{path.replace('/', '-')}.png"))
+
+
+def read_stroke_by_stroke(
+    page: sync_api.Page, strokes: list[list[tuple[float, float]]], tap: bool = False
+) -> None:
+    """The Number tab's Read, pressed once every stroke has reached Python (as
+    `predict_stroke_by_stroke` does for Predict: each new stroke marks the reading as changed)."""
+    answer = page.locator(".st-key-answer_number")
+    changed = answer.get_by_text("The drawing changed since")
+    read = page.get_by_role("button", name="Read", exact=True)
+    draw_strokes = draw_by_touch if tap else draw
+    draw_strokes(page, strokes[:1])
+    expect(answer.get_by_text("to read your number")).to_be_visible()
+    for stroke in strokes[1:]:
+        read.tap() if tap else read.click()
+        expect(answer.locator(".reading-card")).to_be_visible()
+        expect(changed).to_be_hidden()
+        if tap:
+            # On a phone the reading below the canvas is scrolled into view and held there for a
+            # moment: a key press hands the scrolling back, then the canvas comes back into view
+            # (a stroke drawn where the canvas was before the scroll would miss it).
+            expect(answer.locator(".reading-card")).to_be_in_viewport()
+            page.keyboard.press("Shift")
+            canvas_of(page).scroll_into_view_if_needed()
+            expect(canvas_of(page)).to_be_in_viewport(ratio=1)
+        draw_strokes(page, [stroke])
+        expect(changed).to_be_visible()
+    read.tap() if tap else read.click()
+    expect(changed).to_be_hidden()
+
+
+def expect_147_with_its_boxes(page: sync_api.Page) -> None:
+    answer = page.locator(".st-key-answer_number")
+    expect(answer.locator(".reading-card")).to_have_attribute("data-text", "147")
+    expect(answer.locator(".read-number")).to_have_text("147")
+    boxes = answer.locator(".digit-box")
+    expect(boxes).to_have_count(3)
+    expect(boxes).to_have_text(["1", "4", "7"])
+    settled(page)  # measured below, once the page stops moving (no auto-waiting there)
+    expect(answer.locator(".reading-boxes img")).to_have_js_property("complete", True)
+    # Drawn over the picture, left to right, each inside it.
+    picture = answer.locator(".reading-boxes img").bounding_box()
+    figure = answer.locator(".reading-boxes").bounding_box()
+    assert picture is not None and figure is not None and picture["width"] > 0
+    # The picture fills the figure the boxes are placed in, at the canvas's 3:1, not letterboxed.
+    assert picture["width"] / picture["height"] == pytest.approx(3, rel=0.02)
+    assert picture == pytest.approx(figure, abs=1), (picture, figure)
+    fit = answer.locator(".reading-boxes img").evaluate("img => getComputedStyle(img).objectFit")
+    assert fit == "fill"
+    lefts = []
+    for index in range(3):
+        box = boxes.nth(index).bounding_box()
+        assert box is not None and box["width"] > 2 and box["height"] > picture["height"] / 3
+        assert (
+            picture["x"] <= box["x"]
+            and box["x"] + box["width"] <= picture["x"] + picture["width"] + 1
+        )
+        lefts.append(box["x"])
+    assert lefts == sorted(lefts)
+    chips = answer.locator(".digit-chip")
+    expect(chips).to_have_count(3)
+    for index in range(3):
+        expect(chips.nth(index)).to_have_text(re.compile(r"^[147](99|100)%$"))
+
+
+def test_a_number_is_read_with_a_box_over_each_digit(
+    offline: Offline, ui_url: str, artifacts: Path
+) -> None:
+    page = open_page(offline, ui_url, DESKTOP)
+    page.get_by_role("tab", name="Number").click()
+    box = canvas_box(page)
+    assert box["width"] == 3 * box["height"]  # the wide canvas, not the Draw tab's square
+    canvas_of(page).hover()  # its hover-only toolbar is hidden too: the page has real buttons
+    expect(page.get_by_role("button", name="Reset canvas & history")).to_be_hidden()
+    read_stroke_by_stroke(page, NUMBER_147)
+    expect_147_with_its_boxes(page)
+    settled(page)
+    keep_screenshot(page, artifacts, "number")
+    page.get_by_role("button", name="Clear").click()
+    expect(page.get_by_text("then press Read")).to_be_visible()
+    expect(page.locator(".digit-box")).to_have_count(0)
+
+
+def test_on_a_phone_the_number_canvas_is_whole_and_reads(
+    offline: Offline, ui_url: str, artifacts: Path
+) -> None:
+    page = open_page(offline, ui_url, PHONE, phone=True)
+    page.get_by_role("tab", name="Number").tap()
+    box = canvas_box(page)
+    assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+    assert box["width"] == 3 * box["height"]
+    read = page.get_by_role("button", name="Read", exact=True).bounding_box()
+    assert read is not None and read["height"] >= 44  # a fingertip's size
+    read_stroke_by_stroke(page, NUMBER_147, tap=True)
+    expect_147_with_its_boxes(page)
+    picture = page.locator(".reading-boxes").bounding_box()
+    assert picture is not None and picture["x"] + picture["width"] <= PHONE["width"]
+    page.screenshot(path=str(artifacts / "ui-number-phone.png"))
