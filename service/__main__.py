@@ -1,27 +1,48 @@
-"""`python -m service [--host H] [--port P] [--workers N]`: run the API under uvicorn.
+"""`python -m service [--host H] [--port P] [--workers N]`: migrate the feedback database, then run
+the API under uvicorn. `python -m service migrate`: only migrate.
 
-Flags override the HOST, PORT and WORKERS environment variables (see service/settings.py).
+Flags override the HOST, PORT and WORKERS environment variables (see service/settings.py). The
+migration runs here, once, before uvicorn starts any worker; a database that cannot be reached is
+logged and the API starts anyway (predictions need no database; /feedback answers 503 until it is).
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 from types import FrameType
 
 import uvicorn
+from sqlalchemy.exc import SQLAlchemyError
 
-from service.settings import get_settings
+from service.feedback.database import describe
+from service.feedback.migrate import upgrade
+from service.logs import configure_logging
+from service.settings import Settings, get_settings
+
+logger = logging.getLogger("service")
 
 
 def main() -> None:
     settings = get_settings()
     parser = argparse.ArgumentParser(prog="python -m service", description=__doc__)
+    parser.add_argument(
+        "command",
+        nargs="?",
+        choices=["serve", "migrate"],
+        default="serve",
+        help="serve (default): migrate, then run the API; migrate: only migrate the database",
+    )
     parser.add_argument("--host", default=settings.host)
     parser.add_argument("--port", type=int, default=settings.port)
     parser.add_argument("--workers", type=int, default=settings.workers)
     args = parser.parse_args()
+    configure_logging(settings.log_level)
+    if args.command == "migrate":
+        sys.exit(0 if migrate(settings) else 1)
+    migrate(settings)
     # uvicorn shuts down gracefully on SIGTERM (in-flight requests finish), then re-raises the
     # signal with the handler it found; with the default one the process would die "killed by
     # SIGTERM" (143) after an orderly shutdown. This handler makes that re-raise an exit 0.
@@ -37,6 +58,18 @@ def main() -> None:
         http="httptools",
         timeout_graceful_shutdown=30,
     )
+
+
+def migrate(settings: Settings) -> bool:
+    """Bring the feedback database up to date; False (and one log line) when it cannot be."""
+    url = settings.feedback_database_url
+    try:
+        upgrade(url, timeout=max(settings.database_timeout, 30.0))
+    except (SQLAlchemyError, OSError) as error:
+        logger.error("feedback database %s not migrated: %s", describe(url), error)
+        return False
+    logger.info("feedback database %s is up to date", describe(url))
+    return True
 
 
 def _exit_cleanly(signum: int, frame: FrameType | None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,22 @@ ROOT = Path(__file__).resolve().parent.parent
 MODEL_PATH = ROOT / "models" / "mnist_cnn_model.pth"
 ARTIFACTS = ROOT / "test-artifacts"
 MNIST_DIR = Path(os.environ.get("MNIST_DATA_DIR", ROOT.parent / "shared" / "data" / "mnist"))
+# Whatever the service writes (the feedback database, model versions) goes to a folder of this test
+# session, never to ./data, where a developer's own corrections and versions live. Every app and
+# server the tests start inherits it, unless a test gives its own.
+os.environ["DATA_DIR"] = tempfile.mkdtemp(prefix="mnist-test-data-")
+os.environ.pop("DATABASE_URL", None)
+os.environ.pop("MODEL_DIR", None)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def migrated_default_database() -> str:
+    """The session's default feedback database, migrated as `python -m service` would."""
+    from service.feedback.migrate import upgrade
+
+    url = Settings(_env_file=None).feedback_database_url
+    upgrade(url)
+    return url
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,9 @@ from starlette.middleware.cors import CORSMiddleware
 from service.api.errors import install_error_handlers
 from service.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from service.api.responses import FastJSONResponse
-from service.api.routes import health, predict, v2
+from service.api.routes import admin, feedback, health, predict, v2
 from service.api.security import AccessMiddleware
+from service.feedback.store import FeedbackStore
 from service.inference.runtime import ModelRuntime
 from service.logs import configure_logging
 from service.settings import Settings, get_settings
@@ -31,6 +32,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level)
     runtime = ModelRuntime(settings)
+    # Connects on first use: a database that is down costs /feedback, never the start-up.
+    store = FeedbackStore(settings.feedback_database_url, settings.database_timeout)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -40,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gc.freeze()
         yield
         runtime.stop()
+        store.close()
 
     app = FastAPI(
         title="MNIST digit recognition API",
@@ -53,9 +57,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.runtime = runtime
+    app.state.feedback = store
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(predict.router)
+    app.include_router(feedback.router)
+    if settings.admin_api_key:  # without an admin key the route does not exist (404)
+        app.include_router(admin.router)
     app.include_router(v2.router)  # the Open Inference Protocol (KServe V2) beside /predict
     return app
 
@@ -73,7 +81,7 @@ def _middleware(settings: Settings) -> list[Middleware]:
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,
-                allow_methods=["GET", "POST"],
+                allow_methods=["GET", "POST", "DELETE"],
                 allow_headers=["Content-Type", "X-API-Key", "X-Request-ID"],
             )
         )

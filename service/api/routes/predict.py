@@ -16,13 +16,14 @@ from service.api.responses import FastJSONResponse
 from service.api.schemas import BatchJSON, BatchPrediction, Prediction, PredictJSON
 from service.imaging.normalise import Digits, RawImage, to_png
 from service.inference.predictor import Probabilities
-from service.inference.runtime import ModelRuntime
+from service.inference.runtime import ModelRuntime, ServedModel
 
 router = APIRouter(tags=["predict"])
 
 
 def _answers(
     runtime: ModelRuntime,
+    model: ServedModel,
     digits: Digits,
     probabilities: Probabilities,
     started: float,
@@ -37,7 +38,8 @@ def _answers(
             digit=digit,
             confidence=float(row[digit]),
             probabilities=row.tolist(),
-            model=runtime.model_name,
+            model=model.info.name,
+            model_version=model.version,
             device=runtime.device_name,
             latency_ms=latency_ms,
         )
@@ -50,10 +52,12 @@ def _answers(
 async def _predict(
     runtime: ModelRuntime, images: list[RawImage], started: float, include_input: bool
 ) -> list[Prediction]:
-    """Preprocess off the event loop, predict through the shared batcher, build the answers."""
+    """Preprocess off the event loop, predict through the shared batcher, build the answers.
+    The model is taken once, at the start: a reload meanwhile does not change who answers."""
+    model = runtime.require_ready()
     digits = await runtime.preprocess(images)
-    probabilities = await runtime.predict(digits)
-    return _answers(runtime, digits, probabilities, started, include_input)
+    probabilities = await runtime.predict(digits, model)
+    return _answers(runtime, model, digits, probabilities, started, include_input)
 
 
 IncludeInput = Annotated[
