@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 import os
 import tempfile
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from devtools.postgres import PostgresServer, find_binaries, postgres_server
 from devtools.servers import LiveServer, start_api
 from service.api.factory import create_app
 from service.settings import Settings
@@ -79,3 +81,32 @@ def api_server() -> Iterator[LiveServer]:
     """A real uvicorn process on a free loopback port, serving the committed model."""
     with start_api() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL cluster for the session (initdb + pg_ctl, a free loopback port)."""
+    if find_binaries() is None:
+        pytest.skip(
+            "PostgreSQL's server binaries (initdb, pg_ctl) are not installed: "
+            "apt-get install postgresql (.ci/run does)"
+        )
+    with postgres_server() as server:
+        yield server
+
+
+_DATABASES = itertools.count(1)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, migrated feedback database of each kind: the same test runs against both."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'data' / 'feedback.db'}"
+    else:
+        server: PostgresServer = request.getfixturevalue("postgres")
+        url = server.create_database(f"feedback_{next(_DATABASES)}")
+    from service.feedback.migrate import upgrade
+
+    upgrade(url)
+    return url

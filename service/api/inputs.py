@@ -35,9 +35,9 @@ IMAGE_TYPES = frozenset(
     }
 )
 ACCEPTED = (
-    "send one of: multipart/form-data with the image in field '{field}'; the image file itself as the "
-    "body with Content-Type image/png (or image/jpeg, image/bmp, image/gif, image/webp, image/tiff); "
-    "or JSON {json}"
+    "send one of: multipart/form-data with the image in field '{field}'{label_field}; the image file "
+    "itself as the body with Content-Type image/png (or image/jpeg, image/bmp, image/gif, "
+    "image/webp, image/tiff){label_query}; or JSON {json}"
 )
 SINGLE_JSON = '{"image": "<base64>"} or {"pixels": [[28 rows of 28 numbers 0-255]]}'
 BATCH_JSON = '{"images": ["<base64>", {"pixels": [[...]]}, ...]}'
@@ -48,11 +48,15 @@ def media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
-def _unsupported(request: Request, field: str, json_shape: str) -> ApiError:
+def _unsupported(request: Request, field: str, json_shape: str, label: bool = False) -> ApiError:
     given = media_type(request) or "no Content-Type"
-    return ApiError(
-        415, f"unsupported content type {given!r}; " + ACCEPTED.format(field=field, json=json_shape)
+    accepted = ACCEPTED.format(
+        field=field,
+        json=json_shape,
+        label_field=" and the right answer in field 'label'" if label else "",
+        label_query=" and ?label=" if label else "",
     )
+    return ApiError(415, f"unsupported content type {given!r}; {accepted}")
 
 
 def decode_base64(text: str) -> bytes:
@@ -184,7 +188,7 @@ async def read_labelled_image(request: Request, max_bytes: int) -> tuple[RawImag
     elif kind in IMAGE_TYPES:
         image = await read_image(request, max_bytes)
     else:
-        raise _unsupported(request, "file", FEEDBACK_JSON)
+        raise _unsupported(request, "file", FEEDBACK_JSON, label=True)
     if label is None:
         label = request.query_params.get("label")
     return image, parse_label(label)
