@@ -25,7 +25,7 @@ import torch
 from PIL import Image, ImageDraw
 from pydantic import ValidationError
 
-from devtools.servers import LiveServer, free_port, start_api
+from devtools.servers import LiveServer, free_port, start_api, wait_for
 from service.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,15 +57,6 @@ def queue_depth(url: str) -> float:
         if line.startswith("queue_depth "):
             return float(line.split()[1])
     raise AssertionError("no queue_depth in /metrics")
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 20) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def error_lines(log: str) -> list[str]:
