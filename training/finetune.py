@@ -208,6 +208,8 @@ def run(args: argparse.Namespace, recipe: FinetuneRecipe) -> int:
             rows = store.corrections()
         finally:
             store.close()
+        if not rows:
+            raise ValueError(f"{describe(args.feedback)} holds no corrections to learn from")
         base, base_info = load_checkpoint(args.base, device)
         replay = load_split(train=True, data_dir=args.data_dir)
         test = load_split(train=False, data_dir=args.data_dir)
@@ -219,11 +221,6 @@ def run(args: argparse.Namespace, recipe: FinetuneRecipe) -> int:
         RuntimeError,
     ) as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
-    if not rows:
-        print(
-            f"error: {describe(args.feedback)} holds no corrections to learn from", file=sys.stderr
-        )
         return 2
     if args.train_limit:
         replay = replay.subset(args.train_limit)
