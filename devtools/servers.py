@@ -27,13 +27,16 @@ def rss_bytes(pid: int) -> int:
     raise AssertionError(f"no VmRSS for process {pid}")
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 20) -> bool:
-    """Poll `condition` until it holds (True) or `timeout` seconds pass (False)."""
+def wait_for(
+    condition: Callable[[], object], timeout: float = 30.0, interval: float = 0.05
+) -> bool:
+    """Poll until `condition()` is true or `timeout` passes: tests wait on conditions, not on
+    fixed sleeps, so a loaded machine makes them slower, never wrong."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return True
-        time.sleep(0.05)
+        time.sleep(interval)
     return False
 
 

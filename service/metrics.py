@@ -19,7 +19,7 @@ from prometheus_client import (
 if TYPE_CHECKING:
     from service.inference.batcher import DynamicBatcher
 
-disable_created_metrics()  # the *_created series double the output and nobody graphs them
+disable_created_metrics()  # type: ignore[no-untyped-call]  # the *_created series double the output and nobody graphs them
 REGISTRY = CollectorRegistry()
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)

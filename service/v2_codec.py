@@ -109,7 +109,10 @@ def split_body(body: bytes, header_length: str | None) -> tuple[dict[str, Any], 
         payload = orjson.loads(json_part)
     except orjson.JSONDecodeError as error:
         # JSON followed by binary tensors, sent without the header that says where the JSON ends.
-        trailing = header_length is None and "trailing" in str(error)
+        # (orjson says "unexpected content after document"; older releases said "trailing".)
+        trailing = header_length is None and any(
+            words in str(error) for words in ("after document", "trailing")
+        )
         hint = " (binary data needs Inference-Header-Content-Length)" if trailing else ""
         raise ProtocolError(f"the inference request is not valid JSON ({error}){hint}") from error
     if not isinstance(payload, dict):

@@ -12,8 +12,7 @@ import base64
 import json
 import re
 import sys
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -21,7 +20,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.routing import Route
 
-from devtools.servers import LiveServer, free_port, start_api
+from devtools.servers import LiveServer, free_port, start_api, wait_for
 from service.api.factory import create_app
 from service.api.routes import health, predict, v2
 from tests.conftest import make_settings
@@ -172,11 +171,16 @@ def test_cors_allows_only_the_configured_origins(monkeypatch: pytest.MonkeyPatch
 # --- Logs --------------------------------------------------------------------------------------
 
 
-def log_entries(server: LiveServer) -> list[dict]:
-    time.sleep(0.3)  # the server writes its access line after the response
-    lines = [line for line in server.log().splitlines() if line.strip()]
-    entries = [json.loads(line) for line in lines]  # every line is JSON, start-up lines too
-    return entries
+def log_entries(server: LiveServer, complete: Callable[[list[dict]], bool]) -> list[dict]:
+    """The server's log lines, once `complete` says the ones a test waits for are there: the
+    server writes a request's access line just after its response."""
+
+    def entries() -> list[dict]:
+        lines = [line for line in server.log().splitlines() if line.strip()]
+        return [json.loads(line) for line in lines]  # every line is JSON, start-up lines too
+
+    assert wait_for(lambda: complete(entries())), server.log()[-2000:]
+    return entries()
 
 
 def test_one_json_line_per_request_with_its_id_and_never_the_image() -> None:
@@ -195,12 +199,14 @@ def test_one_json_line_per_request_with_its_id_and_never_the_image() -> None:
             # Not a safe id (spaces, markup): replaced by a fresh one, so the log cannot be forged.
             http.get("/health", headers={"X-Request-ID": "x <script> y"}),
         ]
-        entries = log_entries(server)
+        ids = [response.headers["x-request-id"] for response in responses]
+        entries = log_entries(
+            server, lambda logged: set(ids) <= {e.get("request_id") for e in logged}
+        )
     assert [r.status_code for r in responses] == [200, 200, 200, 200, 422, 404, 200]
     access = [
         e for e in entries if e.get("logger") == "service.access" and e["message"] == "request"
     ]
-    ids = [response.headers["x-request-id"] for response in responses]
     assert len(set(ids)) == len(ids)
     by_id = {entry["request_id"]: entry for entry in access}
     assert sorted(entry["request_id"] for entry in access if entry["request_id"] in ids) == sorted(
@@ -234,6 +240,10 @@ def test_one_json_line_per_request_with_its_id_and_never_the_image() -> None:
     assert "junk" not in text
 
 
+def errors_in(entries: list[dict]) -> list[dict]:
+    return [e for e in entries if e["level"] == "error"]
+
+
 @pytest.mark.parametrize("level", ["info", "debug"])
 def test_an_internal_error_logs_its_stack_trace_only_at_debug_level(level: str) -> None:
     port = free_port()
@@ -262,13 +272,13 @@ def test_an_internal_error_logs_its_stack_trace_only_at_debug_level(level: str) 
             },
         )
         assert http.get("/health").status_code == 200  # the bug did not take the server down
-        entries = log_entries(server)
+        entries = log_entries(server, lambda logged: len(errors_in(logged)) >= 2)
     request_id = response.headers["x-request-id"]
     assert response.status_code == 500
     assert response.json()["detail"] == f"internal server error (request id {request_id})"
     assert STUB_ERROR not in response.text  # the client learns the id, not the internals
     assert v2.status_code == 500 and "internal server error" in v2.json()["error"]
-    errors = [e for e in entries if e["level"] == "error"]
+    errors = errors_in(entries)
     assert len(errors) == 2
     assert errors[0]["request_id"] == request_id and STUB_ERROR in errors[0]["message"]
     assert STUB_ERROR in errors[1]["message"]

@@ -197,7 +197,7 @@ def test_dockerignore_keeps_venv_tests_data_and_caches_out() -> None:
     for path in [
         "pyproject.toml",
         "service/app.py",
-        "service/routes/health.py",
+        "service/api/routes/health.py",
         "training/model.py",
         "frontend/client.py",
         "models/mnist_cnn_model.pth",

@@ -15,7 +15,7 @@ import tritonclient.http as triton
 from tritonclient.utils import InferenceServerException
 
 from devtools.drawn_digits import encode
-from devtools.servers import LiveServer
+from devtools.servers import LiveServer, start_api
 from service.imaging.normalise import preprocess_image
 
 MODEL = "mnist-cnn"
@@ -353,3 +353,37 @@ def test_rest_of_the_app_keeps_its_detail_shape(api_server: LiveServer) -> None:
     response = httpx.post(f"{api_server.url}/predict", json={}, timeout=30)
     assert response.status_code == 422 and "detail" in response.json()
     assert "detail" in httpx.get(f"{api_server.url}/no-such-page", timeout=30).json()
+
+
+def test_middleware_refusals_reach_tritonclient_as_the_servers_own_words() -> None:
+    """401, 413 and 429 are decided before any route runs; on /v2 they still answer the protocol's
+    {"error": ...}, so tritonclient raises with the server's text instead of failing to parse."""
+    key, limit = "s3cret-key", 4096
+    env = {"API_KEY": key, "RATE_LIMIT": "3/minute", "MAX_BODY_BYTES": str(limit)}
+    with start_api(env=env) as server:
+        client = triton.InferenceServerClient(server.url.removeprefix("http://"))
+        keyed = {"X-API-Key": key}
+        one = _pixels_input(np.zeros((1, 1, 28, 28)), binary=True)
+        try:
+            with pytest.raises(InferenceServerException) as unauthorised:
+                client.infer(MODEL, [one])
+            assert _status(unauthorised) == "401"
+            assert unauthorised.value.message() == (
+                "missing or wrong API key; send it in the X-API-Key header"
+            )
+
+            too_big = _pixels_input(np.zeros((2, 1, 28, 28)), binary=True)  # 6,272 bytes
+            with pytest.raises(InferenceServerException) as over_limit:
+                client.infer(MODEL, [too_big], headers=keyed)
+            assert _status(over_limit) == "413"
+            assert over_limit.value.message().startswith(
+                f"the request body is over the limit of {limit:,} bytes"
+            )
+
+            with pytest.raises(InferenceServerException) as limited:
+                for _ in range(4):  # the limit allows 3 a minute; refusals above did not count
+                    assert client.infer(MODEL, [one], headers=keyed).as_numpy("digit").shape == (1,)
+            assert _status(limited) == "429"
+            assert limited.value.message().startswith("rate limit of 3 per 1 minute per client")
+        finally:
+            client.close()

@@ -73,9 +73,11 @@ def _verify_checksums(data_dir: Path) -> None:
     sums = data_dir / "SHA256SUMS"
     if not sums.is_file():
         return
-    expected = dict(
-        reversed(line.split()) for line in sums.read_text().splitlines() if line.strip()
-    )
+    # Each line: "<sha256>  <file name>".
+    expected = {
+        name: digest
+        for digest, name in (line.split() for line in sums.read_text().splitlines() if line.strip())
+    }
     for name in GZIP_FILES:
         if name in expected and sha256_of(data_dir / name) != expected[name]:
             raise DataDirError(

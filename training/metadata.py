@@ -35,4 +35,5 @@ def read_metadata(weights_path: Path) -> dict[str, Any] | None:
     path = metadata_path_for(weights_path)
     if not path.is_file():
         return None
-    return json.loads(path.read_text())
+    metadata: dict[str, Any] = json.loads(path.read_text())
+    return metadata

@@ -44,7 +44,8 @@ class MnistCNN(nn.Module):
         x = torch.flatten(x, 1)
         x = F.relu(self.fc1(x))
         x = F.dropout(x, p=self.fc_dropout, training=self.training)
-        return self.fc2(x)
+        logits: torch.Tensor = self.fc2(x)
+        return logits
 
 
 def count_parameters(model: nn.Module) -> int:

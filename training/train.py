@@ -132,7 +132,7 @@ def train(
             labels = train_split.labels[index].to(device)
             loss = F.cross_entropy(model(images), labels)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]  # torch leaves it unannotated
             optimizer.step()
             if scheduler:
                 scheduler.step()

@@ -79,8 +79,8 @@ def _from_json_item(item: Any, where: str) -> RawImage:
     if isinstance(item, dict):
         if isinstance(item.get("image"), str):
             return decode_base64(item["image"])
-        if isinstance(item.get("pixels"), list):
-            return item["pixels"]
+        if isinstance(pixels := item.get("pixels"), list):
+            return pixels
     raise ApiError(422, f"{where} holds no image; use {SINGLE_JSON}")
 
 

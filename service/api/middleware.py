@@ -151,7 +151,7 @@ _ID_COUNTER = itertools.count(1)
 def _request_id(scope: Scope) -> str:
     for name, value in scope["headers"]:
         if name == b"x-request-id":
-            candidate = value.decode("latin-1")
+            candidate: str = value.decode("latin-1")
             if _CLIENT_REQUEST_ID.match(candidate):
                 return candidate
             break

@@ -12,11 +12,13 @@ import io
 import warnings
 
 import numpy as np
+import numpy.typing as npt
 from PIL import Image, ImageChops
 
 from service.imaging.errors import ImageDecodeError, ImageTooLargeError, InputError, PixelsError
 from service.imaging.png_fast import decode_plain_png
 
+Gray = npt.NDArray[np.uint8]  # a grayscale picture, 0-255
 _HIGH_BIT_MODES = {"I;16": 65535.0, "I;16B": 65535.0, "I;16L": 65535.0, "I;16N": 65535.0}
 
 
@@ -28,7 +30,7 @@ def base64_file(text: str) -> bytes:
     return base64.b64decode(text, validate=True)
 
 
-def decode_image(data: bytes, max_pixels: int) -> np.ndarray:
+def decode_image(data: bytes, max_pixels: int) -> Gray:
     """Decode an image file (first frame) into a grayscale array, 0-255, alpha composited."""
     if not data:
         raise ImageDecodeError(
@@ -64,11 +66,12 @@ def decode_image(data: bytes, max_pixels: int) -> np.ndarray:
         ) from error
 
 
-def _to_gray(image: Image.Image) -> np.ndarray:
+def _to_gray(image: Image.Image) -> Gray:
     """Grayscale uint8 pixels; transparent = background."""
     if image.mode in _HIGH_BIT_MODES:
         scaled = np.asarray(image, dtype=np.float32) * (255.0 / _HIGH_BIT_MODES[image.mode])
-        return np.rint(scaled).astype(np.uint8)
+        high_bit: Gray = np.rint(scaled).astype(np.uint8)
+        return high_bit
     if image.mode in ("I", "F"):
         return pixels_to_gray(np.asarray(image))
     if image.mode not in ("RGBA", "LA", "PA", "RGBa", "La") and "transparency" not in image.info:
@@ -93,7 +96,7 @@ def _to_gray(image: Image.Image) -> np.ndarray:
     return 255 - np.asarray(ImageChops.multiply(ImageChops.invert(gray), alpha))
 
 
-def pixels_to_gray(pixels: np.ndarray) -> np.ndarray:
+def pixels_to_gray(pixels: npt.ArrayLike) -> Gray:
     """Validate a numeric 2-D array of 0-255 (or 0-1) pixels and return it as uint8 0-255."""
     array = np.asarray(pixels)
     if array.ndim == 3 and array.shape[-1] in (1, 3, 4):

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from service.imaging.decode import decode_image, pixels_to_gray
+from service.imaging.decode import Gray, decode_image, pixels_to_gray
 from service.imaging.errors import NoDigitError, PixelsError
 from training.model import IMAGE_SIZE
 
@@ -37,7 +37,7 @@ MIN_CONTRAST = 24
 BACKGROUND_SAMPLES = 4096
 
 
-def normalise_digit(gray: np.ndarray) -> np.ndarray:
+def normalise_digit(gray: Gray) -> npt.NDArray[np.float32]:
     """MNIST's normalisation of a grayscale uint8 image (any size) → (28, 28) float32, pixels 0-1."""
     background = _background_level(gray)
     if background > 127:  # dark ink on light paper: MNIST's digits are white on black
@@ -62,13 +62,13 @@ def normalise_digit(gray: np.ndarray) -> np.ndarray:
     return _centre_by_mass(digit)
 
 
-def _background_level(gray: np.ndarray) -> float:
+def _background_level(gray: Gray) -> float:
     # The median, not the mean: ink may cover a good part of the image without moving it.
     step = max(1, int(np.sqrt(gray.size / BACKGROUND_SAMPLES)))
     return float(np.median(gray[::step, ::step]))
 
 
-def _fit_box(ink: np.ndarray) -> np.ndarray:
+def _fit_box(ink: Gray) -> npt.NDArray[np.float32]:
     """Scale uint8 ink so the longer side is 20 px, keeping the aspect ratio; anti-aliased
     (Lanczos). Returns float32 0-255."""
     height, width = ink.shape
@@ -80,7 +80,7 @@ def _fit_box(ink: np.ndarray) -> np.ndarray:
     return np.asarray(resized, dtype=np.float32)
 
 
-def _centre_by_mass(digit: np.ndarray) -> np.ndarray:
+def _centre_by_mass(digit: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     """Paste into a 28×28 frame so the centre of mass lands on the frame's centre (14, 14)."""
     frame = np.zeros((IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
     total = digit.sum()

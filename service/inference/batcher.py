@@ -63,6 +63,11 @@ class DynamicBatcher:
     def queued_images(self) -> int:
         return self._queued_images
 
+    @property
+    def running(self) -> bool:
+        """False once `stop` was called: submissions are refused, queued work still finishes."""
+        return self._running
+
     def start(self) -> None:
         self._running = True
         self._thread = threading.Thread(target=self._work, name="inference-batcher", daemon=True)

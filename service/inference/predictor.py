@@ -15,7 +15,7 @@ class Predictor:
     def __init__(self, model: MnistCNN, device: torch.device) -> None:
         # Channels-last lets oneDNN run the convolutions without converting layouts on every call:
         # half the CPU time of a batch of 16-64 (measured in docs/PERFORMANCE.md).
-        self.model = model.eval().to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        self.model = model.eval().to(memory_format=torch.channels_last)
         self.device = device
 
     @torch.inference_mode()

@@ -17,6 +17,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -204,12 +205,12 @@ class ModelRuntime:
             raise ModelUnavailableError(self.failure or "unknown reason")
         return served
 
-    async def preprocess(self, images: list[RawImage]) -> Digits:
+    async def preprocess(self, images: Sequence[RawImage]) -> Digits:
         """Decode and normalise off the event loop; (k, 28, 28) digits with pixels 0-1."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, self._preprocess_all, images)
 
-    def _preprocess_all(self, images: list[RawImage]) -> Digits:
+    def _preprocess_all(self, images: Sequence[RawImage]) -> Digits:
         limit = self.settings.max_image_pixels
         return np.stack([preprocess(image, limit) for image in images])
 

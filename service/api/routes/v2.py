@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import Match
@@ -85,7 +86,8 @@ def _stats(request: Request) -> InferStats:
     state = request.app.state
     if not hasattr(state, "v2_stats"):
         state.v2_stats = InferStats()
-    return state.v2_stats
+    stats: InferStats = state.v2_stats
+    return stats
 
 
 def served_model(request: Request, runtime: Runtime) -> None:
@@ -242,7 +244,8 @@ async def _infer(request: Request, runtime: ModelRuntime, stats: InferStats) -> 
 )
 async def unknown(request: Request) -> NoReturn:
     for route in router.routes:
-        if route.path != "/v2/{path:path}" and route.matches(request.scope)[0] is Match.PARTIAL:
+        assert isinstance(route, APIRoute)  # the router holds only its own routes
+        if route.endpoint is not unknown and route.matches(request.scope)[0] is Match.PARTIAL:
             raise HTTPException(405, f"{request.method} is not allowed on {request.url.path}")
     raise HTTPException(
         404,
