@@ -17,8 +17,8 @@ from types import FrameType
 import uvicorn
 from sqlalchemy.exc import SQLAlchemyError
 
-from service.feedback.database import describe
-from service.feedback.migrate import upgrade
+from feedback.database import describe
+from feedback.migrate import upgrade
 from service.logs import configure_logging
 from service.settings import Settings, get_settings
 

@@ -33,7 +33,7 @@ os.environ.pop("MODEL_DIR", None)
 @pytest.fixture(scope="session", autouse=True)
 def migrated_default_database() -> str:
     """The session's default feedback database, migrated as `python -m service` would."""
-    from service.feedback.migrate import upgrade
+    from feedback.migrate import upgrade
 
     url = Settings(_env_file=None).feedback_database_url
     upgrade(url)
@@ -106,7 +106,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     else:
         server: PostgresServer = request.getfixturevalue("postgres")
         url = server.create_database(f"feedback_{next(_DATABASES)}")
-    from service.feedback.migrate import upgrade
+    from feedback.migrate import upgrade
 
     upgrade(url)
     return url

@@ -201,8 +201,8 @@ def test_dockerignore_keeps_venv_tests_data_and_caches_out() -> None:
         "training/model.py",
         "frontend/client.py",
         "models/mnist_cnn_model.pth",
-        "service/feedback/migrations/env.py",
-        "service/feedback/migrations/versions/0001_feedback.py",
+        "feedback/migrations/env.py",
+        "feedback/migrations/versions/0001_feedback.py",
     ]:
         assert in_build_context(path), path
 
@@ -211,10 +211,10 @@ def test_api_image_carries_the_migrations_and_writes_only_to_a_data_volume() -> 
     runtime = Dockerfile.parse(DOCKERFILES["api"]).runtime
     migrations = sorted(
         str(path.relative_to(ROOT))
-        for path in (ROOT / "service/feedback/migrations").rglob("*")
+        for path in (ROOT / "feedback/migrations").rglob("*")
         if path.is_file() and "__pycache__" not in path.parts
     )
-    assert "service/feedback/migrations/env.py" in migrations
+    assert "feedback/migrations/env.py" in migrations
     copied = [shlex.split(args)[:-1] for args in runtime.all("COPY") if "--from=" not in args]
     for path in migrations:
         assert in_build_context(path), path
@@ -274,7 +274,7 @@ def test_ui_image_installs_the_ui_extra_and_no_torch(tmp_path: Path) -> None:
     assert not any(r.startswith("torch") for r in files["requirements.txt"])
 
 
-LOCAL_PACKAGES = {"service", "training", "frontend"}
+LOCAL_PACKAGES = {"service", "training", "feedback", "frontend"}
 
 
 def _third_party_imports(entry_packages: list[str]) -> set[str]:

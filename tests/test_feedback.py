@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from devtools.drawn_digits import draw, to_png
-from service.feedback.tables import feedback
+from feedback.tables import feedback
 from tests.conftest import make_settings
 
 FIELDS = {"id", "label", "predicted", "verdict", "model_version"}
@@ -266,7 +266,7 @@ def test_feedback_is_key_guarded_and_limited_like_predict(database_url: str, sev
 def test_a_locked_sqlite_database_is_a_503_and_predict_carries_on(
     tmp_path: object, seven: bytes
 ) -> None:
-    from service.feedback.migrate import upgrade
+    from feedback.migrate import upgrade
 
     path = f"{tmp_path}/locked.db"
     url = f"sqlite:///{path}"
@@ -291,7 +291,7 @@ def test_a_postgresql_server_that_is_down_or_locked_is_a_503_and_predict_carries
     postgres,
     seven: bytes,  # type: ignore[no-untyped-def]
 ) -> None:
-    from service.feedback.migrate import upgrade
+    from feedback.migrate import upgrade
 
     url = postgres.create_database("outage")
     upgrade(url)
@@ -325,7 +325,7 @@ def test_predict_is_not_held_up_while_feedback_waits_for_a_locked_database(
 ) -> None:
     """Corrections stuck on a lock wait on the store's own thread, not on the server's: while
     they wait (the lock is held and their timeout is long), predictions are answered."""
-    from service.feedback.migrate import upgrade
+    from feedback.migrate import upgrade
 
     path = f"{tmp_path}/held.db"
     url = f"sqlite:///{path}"

@@ -23,8 +23,8 @@ from alembic.migration import MigrationContext
 
 from devtools.drawn_digits import draw, to_png
 from devtools.servers import LiveServer, free_port, start_api, wait_for
-from service.feedback.migrate import downgrade, upgrade
-from service.feedback.tables import LABELS, feedback, metadata
+from feedback.migrate import downgrade, upgrade
+from feedback.tables import LABELS, feedback, metadata
 
 PNG = {"Content-Type": "image/png"}
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from devtools import learning, semeion
-from service.feedback.migrate import upgrade
-from service.feedback.store import FeedbackStore, NewFeedback
+from feedback.migrate import upgrade
+from feedback.store import FeedbackStore, NewFeedback
 from tests.conftest import MODEL_PATH
 from training.metadata import read_metadata, sha256_of
 

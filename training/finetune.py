@@ -31,10 +31,10 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from service.feedback.database import describe
-from service.feedback.errors import FeedbackUnavailableError
-from service.feedback.store import Correction, FeedbackStore
-from service.feedback.tables import NOT_A_DIGIT
+from feedback.database import describe
+from feedback.errors import FeedbackUnavailableError
+from feedback.store import Correction, FeedbackStore
+from feedback.tables import NOT_A_DIGIT
 from training.augment import augment_batch
 from training.augment import settings as augment_settings
 from training.checkpoint import ModelLoadError, load_checkpoint

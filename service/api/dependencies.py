@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from service.feedback.store import FeedbackStore
+from feedback.store import FeedbackStore
 from service.inference.runtime import ModelRuntime
 
 

@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import Scope, Send
 
-from service.feedback.errors import FeedbackUnavailableError
+from feedback.errors import FeedbackUnavailableError
 from service.imaging.errors import ImageTooLargeError, InputError
 from service.inference.errors import (
     BatcherStoppedError,

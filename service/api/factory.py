@@ -10,12 +10,12 @@ from fastapi import FastAPI
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
+from feedback.store import FeedbackStore
 from service.api.errors import install_error_handlers
 from service.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from service.api.responses import FastJSONResponse
 from service.api.routes import admin, feedback, health, predict, v2
 from service.api.security import AccessMiddleware
-from service.feedback.store import FeedbackStore
 from service.inference.runtime import ModelRuntime
 from service.logs import configure_logging
 from service.settings import Settings, get_settings

@@ -16,8 +16,8 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
+from feedback.tables import LABELS
 from service.api.errors import ApiError
-from service.feedback.tables import LABELS
 from service.imaging.decode import base64_file
 from service.imaging.normalise import RawImage
 

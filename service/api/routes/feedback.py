@@ -9,6 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import Response
 
+from feedback.store import FeedbackStore, NewFeedback
+from feedback.tables import NOT_A_DIGIT
 from service import metrics
 from service.api.dependencies import Runtime, get_store
 from service.api.errors import ApiError
@@ -16,8 +18,6 @@ from service.api.inputs import read_labelled_image
 from service.api.openapi import error_responses, image_request_body
 from service.api.responses import FastJSONResponse
 from service.api.schemas import FeedbackJSON, FeedbackStats, FeedbackStored
-from service.feedback.store import FeedbackStore, NewFeedback
-from service.feedback.tables import NOT_A_DIGIT
 from service.inference.runtime import verdict
 
 router = APIRouter(prefix="/feedback", tags=["feedback"])

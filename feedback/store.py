@@ -22,9 +22,9 @@ import numpy.typing as npt
 from sqlalchemy import Connection, String, case, cast, delete, func, insert, select
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from service.feedback.database import describe, is_sqlite, make_engine
-from service.feedback.errors import FeedbackUnavailableError
-from service.feedback.tables import LABELS, NOT_A_DIGIT, feedback
+from feedback.database import describe, is_sqlite, make_engine
+from feedback.errors import FeedbackUnavailableError
+from feedback.tables import LABELS, NOT_A_DIGIT, feedback
 
 logger = logging.getLogger(__name__)
 P = ParamSpec("P")

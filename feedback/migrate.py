@@ -13,7 +13,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
 
-from service.feedback.database import is_sqlite, make_engine
+from feedback.database import is_sqlite, make_engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Any fixed 64-bit number: the lock only has to mean the same thing to every replica.

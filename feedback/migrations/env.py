@@ -1,10 +1,10 @@
-"""Alembic's environment: migrations run on the connection service/feedback/migrate.py opened."""
+"""Alembic's environment: migrations run on the connection feedback/migrate.py opened."""
 
 from __future__ import annotations
 
 from alembic import context
 
-from service.feedback.tables import metadata
+from feedback.tables import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(
