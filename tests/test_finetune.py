@@ -1,0 +1,105 @@
+"""The fine-tune recipe's parts in-process: the held-out split, the loss for not_a_digit, the loop,
+and the command on a small database, down to the metadata's lineage. tests/test_learning.py runs
+it end to end as a separate command against a live service."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from feedback.migrate import upgrade
+from feedback.store import Correction, FeedbackStore, NewFeedback
+from tests.conftest import MODEL_PATH
+from training import train
+from training.checkpoint import load_checkpoint
+from training.data import MnistSplit
+from training.finetune import NON_DIGIT, CorrectionSet, FinetuneRecipe, _loss, finetune, split
+from training.metadata import sha256_of
+from training.model import count_parameters
+
+
+def corrections(count: int) -> list[Correction]:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    return [
+        Correction(
+            i, start + timedelta(minutes=i), str(i % 10), 0, 1, np.zeros((28, 28), np.float32)
+        )
+        for i in range(1, count + 1)
+    ]
+
+
+def test_a_tenth_is_held_out_the_same_way_every_time_and_none_of_a_handful() -> None:
+    def ids(rows: list[Correction]) -> list[int]:
+        return [row.id for row in rows]
+
+    rows = corrections(50)
+    kept, held = split(rows, 0.1, seed=0)
+    assert len(held) == 5 and len(kept) == 45
+    assert sorted(ids(kept) + ids(held)) == ids(rows)
+    assert [ids(part) for part in split(rows, 0.1, seed=0)] == [ids(kept), ids(held)]
+    assert ids(split(rows, 0.1, seed=1)[1]) != ids(held)
+    few_kept, few_held = split(corrections(9), 0.1, seed=0)
+    assert ids(few_kept) == ids(corrections(9)) and few_held == []
+
+
+def test_not_a_digit_is_taught_a_uniform_answer() -> None:
+    labels = torch.tensor([3, NON_DIGIT])
+    sure_three = torch.tensor([[0.0] * 3 + [20.0] + [0.0] * 6] * 2)
+    undecided = torch.zeros(2, 10)
+    # A confident 3 is right for the digit and wrong for the non-digit ...
+    digit_part = _loss(sure_three[:1], labels[:1], 0.5)
+    assert digit_part < 1e-6
+    # ... and a flat answer costs the non-digit only log(10), its minimum.
+    flat = _loss(undecided[1:], labels[1:], 1.0)
+    assert flat == pytest.approx(np.log(10), rel=1e-5)
+    assert _loss(sure_three[1:], labels[1:], 1.0) > flat
+    assert CorrectionSet.of(corrections(3)).labels.tolist() == [1, 2, 3]
+
+
+def test_the_loop_keeps_the_network_and_moves_its_weights(
+    mnist_test: tuple[np.ndarray, np.ndarray],
+) -> None:
+    images, labels = mnist_test
+    base, _ = load_checkpoint(MODEL_PATH, torch.device("cpu"))
+    digits = torch.from_numpy(images[:64].astype(np.float32) / 255).unsqueeze(1)
+    wrong = CorrectionSet(digits[:32], (torch.from_numpy(labels[:32]) + 1) % 10)
+    replay = MnistSplit(digits[32:], torch.from_numpy(labels[32:64]))
+    recipe = FinetuneRecipe(epochs=2, corrections_per_batch=16, replay_per_batch=8)
+    tuned = finetune(base, wrong, replay, recipe, torch.device("cpu"), progress=False)
+    assert not tuned.training and count_parameters(tuned) == 21_840
+    assert not torch.equal(tuned.fc2.weight, base.fc2.weight)
+
+
+def test_the_command_writes_weights_and_lineage(
+    mnist_dir: Path, mnist_test: tuple[np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'feedback.db'}"
+    upgrade(url)
+    images, labels = mnist_test
+    store = FeedbackStore(url)
+    for image, label in zip(images[:40], labels[:40], strict=True):
+        store.add(NewFeedback(str(label), int(label), [0.1] * 10, "digit", 1, image / 255.0, None))
+    store.add(NewFeedback("not_a_digit", 4, [0.1] * 10, "digit", 1, images[40] / 255.0, None))
+    store.close()
+    output = tmp_path / "tuned.pth"
+    argv = ["--recipe", "finetune", "--feedback", url, "--base", str(MODEL_PATH)]
+    argv += ["--output", str(output), "--data-dir", str(mnist_dir), "--epochs", "1"]
+    argv += ["--train-limit", "2000", "--no-progress"]
+    assert train.main(argv) == 0
+    metadata = json.loads(output.with_suffix(".json").read_text())
+    assert metadata["sha256"] == sha256_of(output) and metadata["parameters"] == 21_840
+    lineage = metadata["lineage"]
+    assert lineage["base"] == {"file": str(MODEL_PATH), "sha256": sha256_of(MODEL_PATH)}
+    fed = lineage["feedback"]
+    assert fed["corrections"] == 41 and fed["train"] + fed["heldout"] == 41 and fed["heldout"] == 4
+    assert fed["by_label"]["not_a_digit"] == 1 and fed["model_versions"] == [1]
+    assert fed["first"] <= fed["last"] and "feedback.db" in fed["database"]
+    accuracy = lineage["mnist_test_accuracy"]
+    assert accuracy["base"] == pytest.approx(0.9934) and accuracy["finetuned"] > 0.98
+    assert metadata["recipe"]["epochs"] == 1 and lineage["forced"] is False
+    assert output.with_name("tuned_confusion.png").is_file()
