@@ -81,18 +81,24 @@ def _utc(moment: datetime) -> datetime:
 
 class FeedbackStore:
     def __init__(self, url: str, timeout: float = 5.0, threads: int = 4) -> None:
-        threads = 1 if is_sqlite(url) else threads
         self.url = url
-        self.engine = make_engine(url, timeout, pool_size=threads)
-        self._executor = ThreadPoolExecutor(threads, "feedback-db")
+        self.threads = 1 if is_sqlite(url) else threads
+        self.engine = make_engine(url, timeout, pool_size=self.threads)
+        self._executor: ThreadPoolExecutor | None = None
 
     async def run(self, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run one of the blocking methods on the store's own threads."""
+        """Run one of the blocking methods on the store's own threads (started on first use, so
+        a store closed by one app lifespan serves the next)."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self.threads, "feedback-db")
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, lambda: call(*args, **kwargs))
 
     def close(self) -> None:
-        self._executor.shutdown(wait=True)
+        """Finish the calls under way, then let go of the threads and connections."""
+        executor, self._executor = self._executor, None
+        if executor:
+            executor.shutdown(wait=True)
         self.engine.dispose()
 
     def add(self, row: NewFeedback) -> int:
