@@ -102,4 +102,5 @@ def test_the_command_writes_weights_and_lineage(
     accuracy = lineage["mnist_test_accuracy"]
     assert accuracy["base"] == pytest.approx(0.9934) and accuracy["finetuned"] > 0.98
     assert metadata["recipe"]["epochs"] == 1 and lineage["forced"] is False
+    assert lineage["written_model_trained_on"] == 41  # after the held-out check, all of them
     assert output.with_name("tuned_confusion.png").is_file()

@@ -7,7 +7,8 @@ Starts from the base model's weights (the same 21,840-parameter network) and tra
 corrections (the 28×28 images the model read, with their right answers) mixed with MNIST's training
 digits as replay, both augmented as the augmented recipe does. A "not_a_digit" correction teaches
 the network to spread its probabilities (a uniform target, as in outlier exposure), so such images
-get low confidence. A tenth of the corrections is held out and reported before and after.
+get low confidence. A tenth of the corrections is held out and reported before and after; then
+the model is trained again on all of them, and that one is checked and written.
 
 The result must read MNIST's test set within 0.3 points of its base, or nothing is written and the
 command exits 1 (unless --force): corrections with wrong labels, or too few replay digits, would
@@ -55,6 +56,9 @@ class FinetuneRecipe:
     max_lr: float = 5e-3  # OneCycle's peak
     dropout: float = 0.1
     holdout_share: float = 0.1
+    # After the held-out check, train again on every correction: the written model learns from
+    # all of them (a tenth more digits to learn from), and the check still meant something.
+    refit_on_all: bool = True
     non_digit_weight: float = 0.5
     max_mnist_drop: float = 0.003  # 0.3 points of MNIST test accuracy
 
@@ -98,6 +102,7 @@ def finetune(
     device: torch.device,
     seed: int = 0,
     progress: bool = True,
+    label: str = "fine-tune",
 ) -> MnistCNN:
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
@@ -110,7 +115,7 @@ def finetune(
         optimizer, max_lr=recipe.max_lr, epochs=recipe.epochs, steps_per_epoch=steps_per_epoch
     )
     bar = tqdm(
-        total=recipe.epochs * steps_per_epoch, desc="fine-tune", unit="batch", disable=not progress
+        total=recipe.epochs * steps_per_epoch, desc=label, unit="batch", disable=not progress
     )
     model.train()
     for epoch in range(1, recipe.epochs + 1):
@@ -236,16 +241,25 @@ def run(args: argparse.Namespace, recipe: FinetuneRecipe) -> int:
         flush=True,
     )
     before = check(base, heldout, test, device)
+    progress = not args.no_progress
     model = finetune(
-        base, CorrectionSet.of(train_rows), replay, recipe, device, args.seed, not args.no_progress
+        base, CorrectionSet.of(train_rows), replay, recipe, device, args.seed, progress
     )
     after = check(model, heldout, test, device)
+    trained_on = len(train_rows)
+    if heldout_rows and recipe.refit_on_all:
+        model = finetune(
+            base, CorrectionSet.of(rows), replay, recipe, device, args.seed, progress, "all"
+        )
+        after = Check(after.heldout_accuracy, evaluate(model, test, device))
+        trained_on = len(rows)
     seconds = time.perf_counter() - started
     drop = before.mnist.accuracy - after.mnist.accuracy
     print(
         f"held-out corrections ({len(heldout.digits())} digits): "
         f"{_percent(before.heldout_accuracy)} → {_percent(after.heldout_accuracy)}\n"
-        f"MNIST test: {before.mnist.accuracy:.2%} → {after.mnist.accuracy:.2%} "
+        f"MNIST test (the model trained on {trained_on} corrections): "
+        f"{before.mnist.accuracy:.2%} → {after.mnist.accuracy:.2%} "
         f"({-drop * 100:+.2f} points)   {seconds:.0f}s in all",
         flush=True,
     )
@@ -277,12 +291,14 @@ def run(args: argparse.Namespace, recipe: FinetuneRecipe) -> int:
                 "finetuned": after.mnist.accuracy,
             },
             "forced": bool(args.force and drop > recipe.max_mnist_drop),
+            # The held-out figure comes from a model trained without them; this one from all.
+            "written_model_trained_on": trained_on,
         },
     }
     refit = refit_issue14(model, rows, args.output)
     if refit is not None:
         details["refit"] = refit
-    title = f"{MODEL_NAME} (fine-tuned on {len(train_rows)} corrections)"
+    title = f"{MODEL_NAME} (fine-tuned on {trained_on} corrections)"
     write_model(model, args.output, after.mnist, device, title, details)
     print(format_report(after.mnist))
     print(
