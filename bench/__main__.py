@@ -35,10 +35,10 @@ def service(extra_env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
     return [sys.executable, "-m", "service"], {"DEVICE": "cpu", **extra_env}
 
 
-def plain_app(module: str) -> tuple[list[str], dict[str, str]]:
+def plain_app(module: str, http: str = "httptools") -> tuple[list[str], dict[str, str]]:
     """A bare FastAPI app under the same uvicorn settings as the service."""
     uvicorn = ["-m", "uvicorn", f"{module}:app", "--host", "127.0.0.1", "--no-access-log"]
-    return [sys.executable, *uvicorn, "--loop", "uvloop", "--http", "httptools"], {}
+    return [sys.executable, *uvicorn, "--loop", "uvloop", "--http", http], {}
 
 
 TARGETS = {
@@ -47,6 +47,10 @@ TARGETS = {
     "service, 2 workers": service({"WORKERS": "2"}),
     "naive one-image-per-forward": plain_app("bench.naive"),
     "framework floor": plain_app("bench.floor"),
+    # The floor under the service's own protocol (head-size and deadline checks): their cost.
+    "floor, edge limits": plain_app(
+        "bench.floor", "service.api.transport:GuardedHttpToolsProtocol"
+    ),
 }
 
 

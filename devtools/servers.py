@@ -18,13 +18,20 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def rss_bytes(pid: int) -> int:
-    """A process's resident memory, from /proc (Linux): how the tests watch for leaks."""
+def rss_bytes(pid: int, field: str = "VmRSS") -> int:
+    """A process's resident memory, from /proc (Linux): how the tests watch for leaks.
+    `field="VmHWM"`: its peak since it started, or since `reset_peak_rss`."""
     with open(f"/proc/{pid}/status") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) * 1024
-    raise AssertionError(f"no VmRSS for process {pid}")
+    raise AssertionError(f"no {field} for process {pid}")
+
+
+def reset_peak_rss(pid: int) -> None:
+    """Start VmHWM afresh from the current resident size, so a load's own peak can be read."""
+    with open(f"/proc/{pid}/clear_refs", "w") as clear_refs:
+        clear_refs.write("5")
 
 
 def wait_for(
@@ -114,13 +121,13 @@ def start_api(
     port: int | None = None,
     expect_status: int | None = 200,
 ) -> Iterator[LiveServer]:
-    """uvicorn serving service.app:app on 127.0.0.1 (the committed model unless env says otherwise)."""
+    """The service on 127.0.0.1, started the way users start it (`python -m service`: uvicorn with
+    the connection limits), serving the committed model unless env says otherwise."""
     port = port or free_port()
     command = command or [
         sys.executable,
         "-m",
-        "uvicorn",
-        "service.app:app",
+        "service",
         "--host",
         "127.0.0.1",
         "--port",

@@ -1,9 +1,13 @@
 """`python -m service [--host H] [--port P] [--workers N]`: migrate the feedback database, then run
 the API under uvicorn. `python -m service migrate`: only migrate.
 
-Flags override the HOST, PORT and WORKERS environment variables (see service/settings.py). The
-migration runs here, once, before uvicorn starts any worker; a database that cannot be reached is
-logged and the API starts anyway (predictions need no database; /feedback answers 503 until it is).
+Flags override the HOST, PORT and WORKERS environment variables (see service/settings.py). This is
+how the service is meant to run: it adds the connection limits of service/api/transport.py (head
+size, header and body deadlines) to uvicorn's httptools protocol, and trusts forwarded headers only
+from FORWARDED_ALLOW_IPS. `uvicorn service.app:app` serves the same app without those, and without
+the migration: that runs here, once, before uvicorn starts any worker; a database that cannot be
+reached is logged and the API starts anyway (predictions need no database; /feedback answers 503
+until it is).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from feedback.database import describe
 from feedback.migrate import upgrade
+from service.api.transport import GuardedHttpToolsProtocol
 from service.logs import configure_logging
 from service.settings import Settings, get_settings
 
@@ -47,6 +52,7 @@ def main() -> None:
     # signal with the handler it found; with the default one the process would die "killed by
     # SIGTERM" (143) after an orderly shutdown. This handler makes that re-raise an exit 0.
     signal.signal(signal.SIGTERM, _exit_cleanly)
+    trusted_proxies = settings.forwarded_allow_ips.strip()
     uvicorn.run(
         "service.app:app",
         host=args.host,
@@ -55,7 +61,12 @@ def main() -> None:
         log_level=settings.log_level,
         access_log=False,  # the app logs one JSON line per request itself
         loop="uvloop",
-        http="httptools",
+        http=GuardedHttpToolsProtocol,
+        ws="none",  # no route speaks WebSocket: refuse upgrades rather than parse them
+        # uvicorn would trust X-Forwarded-For from loopback by default, so that any local client
+        # could pick its own address (and dodge the rate limit). Only the proxies named are.
+        proxy_headers=bool(trusted_proxies),
+        forwarded_allow_ips=trusted_proxies or None,
         timeout_graceful_shutdown=30,
     )
 

@@ -4,6 +4,7 @@ accuracy can be graphed: sum of feedback_total where label = predicted, over the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from prometheus_client import (
@@ -57,6 +58,11 @@ QUEUE_WAIT = Histogram(
     registry=REGISTRY,
 )
 QUEUE_DEPTH = Gauge("queue_depth", "Images waiting for the model", registry=REGISTRY)
+INFLIGHT_BYTES = Gauge(
+    "request_bytes_in_flight",
+    "Request-body bytes being read, decoded and predicted (admission control's charge)",
+    registry=REGISTRY,
+)
 MODEL_LOADED = Gauge("model_loaded", "1 when the model is loaded and serving", registry=REGISTRY)
 MODEL_VERSION = Gauge("model_version", "The model version this process serves", registry=REGISTRY)
 FEEDBACK = Counter(
@@ -90,6 +96,10 @@ def bind_runtime(batcher: DynamicBatcher) -> None:
 
 def count_feedback(label: str, predicted: int) -> None:
     FEEDBACK.labels(label=label, predicted=str(predicted)).inc()
+
+
+def bind_admission(in_flight: Callable[[], float]) -> None:
+    INFLIGHT_BYTES.set_function(in_flight)
 
 
 def render() -> bytes:

@@ -44,6 +44,34 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)
     max_image_pixels: int = Field(4096 * 4096, ge=1)
     max_images_per_request: int = Field(64, ge=1, description="images in one /predict/batch call")
+    max_inflight_bytes: int = Field(
+        32 * 1024 * 1024,
+        ge=1024,
+        description="request bodies being read, decoded and predicted at once; 503 beyond",
+    )
+
+    # Limits on the connection, below the request (service/api/transport.py).
+    max_header_bytes: int = Field(
+        64 * 1024, ge=1024, description="request line and headers together; 431 beyond"
+    )
+    max_header_line_bytes: int = Field(
+        16 * 1024, ge=256, description="the request line or one header; 431 beyond"
+    )
+    max_headers: int = Field(100, ge=8, description="header lines in one request; 431 beyond")
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="to send the request line and all headers; 408 after"
+    )
+    body_timeout_s: float = Field(
+        10.0, gt=0, description="grace for the body, extended by BODY_MIN_RATE; 408 after"
+    )
+    body_min_rate: int = Field(
+        8 * 1024, ge=1, description="bytes a second a body must keep up, after the grace"
+    )
+    forwarded_allow_ips: str = Field(
+        "",
+        description="proxies whose X-Forwarded-For/-Proto are trusted (comma-separated IPs or "
+        "networks, '*' for any); empty: none, the connection's own address counts",
+    )
 
     # What the service keeps: corrections (POST /feedback) and published model versions.
     data_dir: Path = Field(Path("data"), description="writable; created on first use")

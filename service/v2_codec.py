@@ -262,22 +262,29 @@ def _read_images(tensor: dict[str, Any], chunk: bytes | None, max_images: int) -
     count = shape[0]
     _check_count(count, max_images)
     if chunk is not None:
-        images = decode_bytes_tensor(chunk)
-    else:
-        images = [_from_base64(item) for item in _flatten(tensor.get("data"))]
-    if len(images) != count:
+        return decode_bytes_tensor(chunk, count, shape)
+    items = _flatten(tensor.get("data"), shape)
+    if len(items) != count:  # before any decoding
         raise ProtocolError(
-            f"input 'image' of shape {shape} needs {count} images, got {len(images)}"
+            f"input 'image' of shape {shape} needs {count} images, got {len(items)}"
         )
-    return images
+    return [_from_base64(item) for item in items]
 
 
-def _flatten(data: object) -> list[object]:
+def _flatten(data: object, shape: list[int]) -> list[object]:
+    """The elements of JSON data, flat or nested as the shape is; nothing deeper is walked, so a
+    body nested hundreds of levels is refused, not recursed into."""
     if not isinstance(data, list):
         raise ProtocolError("input 'image' has no 'data' (nor binary_data_size)")
-    return [
-        leaf for item in data for leaf in (_flatten(item) if isinstance(item, list) else [item])
-    ]
+    level: list[object] = data
+    for _ in range(len(shape) - 1):
+        level = [leaf for item in level for leaf in (item if isinstance(item, list) else [item])]
+    if any(isinstance(item, list) for item in level):
+        raise ProtocolError(
+            f"input 'image' data is nested deeper than its shape {shape}; send a flat list "
+            "of base64 strings"
+        )
+    return level
 
 
 def _from_base64(item: object) -> bytes:
@@ -292,18 +299,29 @@ def _from_base64(item: object) -> bytes:
         ) from error
 
 
-def decode_bytes_tensor(chunk: bytes) -> list[bytes]:
-    """Triton's binary BYTES layout: each element is its length (little-endian uint32), then it."""
-    items, offset = [], 0
-    while offset < len(chunk):
+def decode_bytes_tensor(chunk: bytes, count: int, shape: list[int]) -> list[bytes]:
+    """Triton's binary BYTES layout: each element is its length (little-endian uint32), then it.
+    Exactly `count` elements (the declared shape's) are read: data left over after them is refused
+    at once, however many more elements it would hold, so the work never grows with the body."""
+    items: list[bytes] = []
+    offset = 0
+    for _ in range(count):
         if offset + 4 > len(chunk):
-            raise ProtocolError("input 'image' binary data ends inside an element's length prefix")
+            raise ProtocolError(
+                f"input 'image' binary data ends after {len(items)} of the {count} elements "
+                f"its shape {shape} declares"
+            )
         (length,) = struct.unpack_from("<I", chunk, offset)
         offset += 4
         if offset + length > len(chunk):
             raise ProtocolError("input 'image' binary data is shorter than an element says it is")
         items.append(chunk[offset : offset + length])
         offset += length
+    if offset != len(chunk):
+        raise ProtocolError(
+            f"input 'image' binary data holds more elements than the {count} its shape {shape} "
+            f"declares ({len(chunk) - offset:,} bytes left over)"
+        )
     return items
 
 

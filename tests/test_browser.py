@@ -2,6 +2,10 @@
 
 Recipe and traps: /work/shared/notes/browser-testing.md (move before pressing, keep strokes inside
 the canvas and below Streamlit's header, wait for the drawing to reach Python before clicking).
+
+With TEST_UI_URL set (e.g. http://127.0.0.1:8501), the tests drive that already-running UI, and
+whatever API it was started with, instead of starting both here: `make container-check` points it
+at the UI image run beside the API image.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ if not CHROMIUM.is_file():
     )
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is absent")
 expect = sync_api.expect
+# expect() waits 5 s by default, whatever the page's timeout: too short on a busy machine.
+expect.set_options(timeout=TIMEOUT_MS)
 
 # Strokes as fractions of the canvas box; each list is one press-move-release.
 ONE = [[(0.50, 0.18), (0.50, 0.82)]]
@@ -46,7 +52,11 @@ SEVEN = [[(0.28, 0.22), (0.72, 0.22), (0.42, 0.82)]]
 
 
 @pytest.fixture(scope="module")
-def ui_url(api_server: LiveServer) -> Iterator[str]:
+def ui_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    if running := os.environ.get("TEST_UI_URL"):
+        yield running.rstrip("/")
+        return
+    api_server: LiveServer = request.getfixturevalue("api_server")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [

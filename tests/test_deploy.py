@@ -1,4 +1,5 @@
-"""Deployment files, checked without a Docker engine or a cluster (neither exists here or in CI).
+"""Deployment files, checked statically and fast, in every `make test` (no image build, no cluster).
+`make container-check` (deploy/container_check, also in CI) builds and runs the images themselves.
 
 - Dockerfiles: hadolint, every COPY source exists and is inside the .dockerignore'd build context,
   the builder's requirement step yields exactly the image's extra, and each image's CMD, run here
@@ -331,7 +332,7 @@ def _installed_closure(requirements: list[str]) -> set[str]:
 def test_each_image_extra_provides_every_module_its_code_imports(
     extra: str, packages: list[str]
 ) -> None:
-    """The images cannot be built here, so this is what stands for `import` working in them: every
+    """Fast stand-in for `import` working in the images (`make container-check` runs them): every
     third-party module the code imports comes from a distribution the image's extra installs."""
     provided = _installed_closure(_extras()[extra])
     providers = importlib.metadata.packages_distributions()

@@ -164,12 +164,33 @@ def test_bytes_images_in_json_as_base64_and_in_binary() -> None:
     assert parse_infer_request(infer([binary_tensor]), chunk, 64).images == [PNG_BYTES, b"second"]
 
 
-def test_decode_bytes_tensor_refuses_lengths_past_the_end() -> None:
-    assert decode_bytes_tensor(bytes_tensor(b"a", b"", b"bc")) == [b"a", b"", b"bc"]
-    with pytest.raises(ProtocolError, match="inside an element's length prefix"):
-        decode_bytes_tensor(b"\x01\x00")
+def test_decode_bytes_tensor_reads_exactly_the_declared_elements() -> None:
+    chunk = bytes_tensor(b"a", b"", b"bc")
+    assert decode_bytes_tensor(chunk, 3, [3]) == [b"a", b"", b"bc"]
+    with pytest.raises(ProtocolError, match="ends after 0 of the 1 elements"):
+        decode_bytes_tensor(b"\x01\x00", 1, [1])
+    with pytest.raises(ProtocolError, match="ends after 3 of the 4 elements"):
+        decode_bytes_tensor(chunk, 4, [4])
     with pytest.raises(ProtocolError, match="shorter than an element says"):
-        decode_bytes_tensor(struct.pack("<I", 10) + b"abc")
+        decode_bytes_tensor(struct.pack("<I", 10) + b"abc", 1, [1])
+    with pytest.raises(ProtocolError, match="more elements than the 2 its shape"):
+        decode_bytes_tensor(chunk, 2, [2])
+
+
+def test_a_huge_count_of_empty_elements_is_refused_after_the_declared_one() -> None:
+    # 1.3 M empty elements declared as one: the walk stops after the first, whatever follows.
+    chunk = b"\x00\x00\x00\x00" * 1_300_000
+    with pytest.raises(ProtocolError, match=r"more elements than the 1 .* \(5,199,996 bytes left"):
+        decode_bytes_tensor(chunk, 1, [1])
+
+
+def test_image_data_nested_deeper_than_its_shape_is_refused_without_recursion() -> None:
+    data: object = "AA=="
+    for _ in range(900):  # deeper than Python's recursion would go
+        data = [data]
+    tensor = {"name": "image", "datatype": "BYTES", "shape": [1], "data": data}
+    with pytest.raises(ProtocolError, match=r"nested deeper than its shape \[1\]"):
+        parse_infer_request(infer([tensor]), b"", 64)
 
 
 def pixels_tensor(**changes: Any) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from http import HTTPStatus
 
 import orjson
 from fastapi import FastAPI, Request
@@ -88,6 +89,49 @@ def rate_limited(rate: str, retry_after: int) -> Refusal:
     )
 
 
+def server_busy(in_flight: int, budget: int) -> Refusal:
+    return Refusal(
+        503,
+        f"the server is at capacity ({in_flight:,} bytes of requests are being read and decoded; "
+        f"the budget is {budget:,}); retry in a second",
+        _RETRY,
+    )
+
+
+# Refusals made by the connection (service/api/transport.py), before the request reaches the app.
+
+
+_SEND_LESS = "send fewer or shorter headers (the API needs only Content-Type, and X-API-Key when a key is set)"
+
+
+def head_too_large(limit: int) -> Refusal:
+    return Refusal(431, f"the request line and headers are over {limit:,} bytes; {_SEND_LESS}")
+
+
+def header_line_too_long(limit: int) -> Refusal:
+    return Refusal(431, f"a header (or the request line) is over {limit:,} bytes; {_SEND_LESS}")
+
+
+def too_many_headers(limit: int) -> Refusal:
+    return Refusal(431, f"the request has more than {limit:,} header lines; {_SEND_LESS}")
+
+
+def headers_too_slow(seconds: float) -> Refusal:
+    return Refusal(
+        408,
+        f"the request's headers did not all arrive within {seconds:g} s; send the whole "
+        "request at once",
+    )
+
+
+def body_too_slow(grace_seconds: float, min_rate: int) -> Refusal:
+    return Refusal(
+        408,
+        f"the request body arrived slower than {min_rate:,} bytes a second (after "
+        f"{grace_seconds:g} s of grace); send it at once",
+    )
+
+
 def internal_error(request_id: str) -> Refusal:
     return Refusal(500, f"internal server error (request id {request_id})")
 
@@ -146,7 +190,10 @@ HANDLED = (
 
 
 def is_v2(scope: Scope) -> bool:
-    path: str = scope["path"]
+    return is_v2_path(scope["path"])
+
+
+def is_v2_path(path: str) -> bool:
     return path == "/v2" or path.startswith("/v2/")
 
 
@@ -177,6 +224,21 @@ async def send_refusal(
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": refusal.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def raw_response(refusal: Refusal, v2: bool) -> bytes:
+    """A whole HTTP/1.1 response that closes the connection, for refusals made below ASGI (the
+    connection's own limits), where there is no app to answer."""
+    body = _body(refusal, v2)
+    phrase = HTTPStatus(refusal.status).phrase
+    head = [
+        f"HTTP/1.1 {refusal.status} {phrase}",
+        "content-type: application/json",
+        f"content-length: {len(body)}",
+        "connection: close",
+        *(f"{name.lower()}: {value}" for name, value in refusal.headers.items()),
+    ]
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
 
 
 def install_error_handlers(app: FastAPI) -> None:

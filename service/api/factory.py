@@ -11,6 +11,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
 from feedback.store import FeedbackStore
+from service.api.admission import AdmissionMiddleware
 from service.api.errors import install_error_handlers
 from service.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from service.api.responses import FastJSONResponse
@@ -69,7 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _middleware(settings: Settings) -> list[Middleware]:
-    """Outermost first: every request gets an id and a log line, then the body limit, CORS, access."""
+    """Outermost first: every request gets an id and a log line, then the body limit, CORS, access,
+    admission."""
     public_paths = {"/health"} | ({"/metrics"} if settings.metrics_public else set())
     api_key = settings.api_key.get_secret_value() if settings.api_key else None
     middleware = [
@@ -94,4 +96,12 @@ def _middleware(settings: Settings) -> list[Middleware]:
                 rate_limit=settings.rate_limit,
             )
         )
+    # Last, so that only requests allowed in are charged to the budget.
+    middleware.append(
+        Middleware(
+            AdmissionMiddleware,
+            max_inflight_bytes=settings.max_inflight_bytes,
+            max_body_bytes=settings.max_body_bytes,
+        )
+    )
     return middleware

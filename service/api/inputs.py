@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 from fastapi import Request
+from python_multipart.exceptions import FormParserError
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
@@ -41,6 +42,10 @@ ACCEPTED = (
 )
 SINGLE_JSON = '{"image": "<base64>"} or {"pixels": [[28 rows of 28 numbers 0-255]]}'
 BATCH_JSON = '{"images": ["<base64>", {"pixels": [[...]]}, ...]}'
+MULTIPART_HINT = (
+    "send each file as a part with a short filename and a few headers (Content-Disposition, "
+    "Content-Type), under a boundary of at most 256 characters, as curl -F and browsers do"
+)
 _NON_FINITE = re.compile(rb"[\[,:]\s*-?(?:NaN|Infinity)\b")
 
 
@@ -106,6 +111,14 @@ async def _form_files(
         form = await request.form(
             max_files=max_files, max_fields=max_files + len(text_fields), max_part_size=max_bytes
         )
+    except FormParserError as error:
+        # python-multipart's own limits, which Starlette lets through: a part header over ~4 KB
+        # (a 5,000-character filename), more than 8 header lines in a part, a boundary over 256
+        # characters.
+        raise ApiError(
+            413 if "exceeded" in str(error) else 422,
+            f"could not read the multipart form ({error}); {MULTIPART_HINT}",
+        ) from error
     except (MultiPartException, HTTPException) as error:
         # Inside an app, Starlette re-raises the parser's MultiPartException as a bare 400.
         if isinstance(error, HTTPException) and error.status_code != 400:

@@ -13,11 +13,14 @@ import warnings
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image, ImageChops
+from PIL import Image, ImageChops, UnidentifiedImageError
 
 from service.imaging.errors import ImageDecodeError, ImageTooLargeError, InputError, PixelsError
 from service.imaging.png_fast import decode_plain_png
 
+# The formats the README promises, and the only ones Pillow may parse: each other format it knows
+# is parser code an attacker could reach (EPS would even start Ghostscript).
+FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
 Gray = npt.NDArray[np.uint8]  # a grayscale picture, 0-255
 _HIGH_BIT_MODES = {"I;16": 65535.0, "I;16B": 65535.0, "I;16L": 65535.0, "I;16N": 65535.0}
 
@@ -43,7 +46,7 @@ def decode_image(data: bytes, max_pixels: int) -> Gray:
             warnings.simplefilter(
                 "ignore"
             )  # Pillow warns on odd metadata; the pixels are what matter
-            image = Image.open(io.BytesIO(data))
+            image = Image.open(io.BytesIO(data), formats=FORMATS)
             width, height = image.size
             # Image.open reads only the header: refuse huge images before their pixels are allocated.
             if width * height > max_pixels:
@@ -59,9 +62,14 @@ def decode_image(data: bytes, max_pixels: int) -> Gray:
         raise ImageTooLargeError(
             f"the image declares too many pixels to decode safely ({error}); send a smaller image"
         ) from error
+    except UnidentifiedImageError as error:  # its message names a Python object, not the data
+        raise ImageDecodeError(
+            "the data is not a readable image: not a PNG, JPEG, GIF, BMP, WebP or TIFF file "
+            "(no other format is read), or a damaged one; send one of those"
+        ) from error
     except Exception as error:  # Pillow raises many types on malformed files; all mean "bad image"
         raise ImageDecodeError(
-            f"the data is not a readable image ({type(error).__name__}: {error}); "
+            f"the data is not a readable image ({error or 'damaged data'}); "
             "send a PNG, JPEG, GIF, BMP, WebP or TIFF file"
         ) from error
 

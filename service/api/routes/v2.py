@@ -24,6 +24,7 @@ from typing import Any, NoReturn
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import Match
@@ -207,9 +208,14 @@ async def _infer(request: Request, runtime: ModelRuntime, stats: InferStats) -> 
     _served_version(request, runtime)
     settings = runtime.settings
     started = time.perf_counter_ns()
-    body = v2_codec.decompress(
-        await request.body(), request.headers.get("content-encoding", ""), settings.max_body_bytes
-    )
+    body = await request.body()
+    encoding = request.headers.get("content-encoding", "")
+    if encoding.strip().lower() not in ("", "identity"):
+        # zlib lets go of the GIL while it inflates, so a worker thread frees the event loop for
+        # those milliseconds. The rest of the parsing is single C calls that hold the GIL (orjson,
+        # base64, numpy), bounded by the body limit and the element counts: a thread would not
+        # free the loop for them.
+        body = await run_in_threadpool(v2_codec.decompress, body, encoding, settings.max_body_bytes)
     payload, binary = v2_codec.split_body(
         body, request.headers.get("inference-header-content-length")
     )
