@@ -50,7 +50,7 @@ NON_DIGIT = -1  # the label tensor's value for "not_a_digit"
 @dataclass(frozen=True)
 class FinetuneRecipe:
     name: str = "finetune"
-    epochs: int = 30
+    epochs: int = 40
     corrections_per_batch: int = 32
     replay_per_batch: int = 96  # MNIST digits beside them in every batch, so MNIST is not forgotten
     max_lr: float = 5e-3  # OneCycle's peak

@@ -230,7 +230,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "trained further on the corrections in --feedback",
     )
     parser.add_argument(
-        "--epochs", type=int, help="default: the recipe's (seed 10, augmented 40, finetune 30)"
+        "--epochs", type=int, help="default: the recipe's (seed 10, augmented 40, finetune 40)"
     )
     parser.add_argument(
         "--batch-size", type=int, help="default: 100 (finetune: corrections per batch, 32)"
