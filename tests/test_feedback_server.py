@@ -89,7 +89,9 @@ def loaded_lines(messages: list[str]) -> list[int]:
 def test_uvicorn_alone_does_not_migrate_and_feedback_says_what_to_run(
     fresh_database_url: str, digit: bytes
 ) -> None:
-    with start_api({"DATABASE_URL": fresh_database_url}) as server:
+    port = free_port()
+    uvicorn = [sys.executable, "-m", "uvicorn", "service.app:app", "--port", str(port)]
+    with start_api({"DATABASE_URL": fresh_database_url}, command=uvicorn, port=port) as server:
         answer = httpx.post(f"{server.url}/feedback?label=7", content=digit, headers=PNG)
         assert answer.status_code == 503 and answer.headers["retry-after"] == "5"
         assert "run `python -m service migrate`" in answer.json()["detail"]
