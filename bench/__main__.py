@@ -3,8 +3,11 @@
 Starts each server exactly as users do (`python -m service` on a free 127.0.0.1 port), drives it
 with realistic canvas PNGs (MNIST test digits drawn on 280×280 RGBA canvases) at each concurrency,
 and prints one table. Baselines measured in the same run give the figures meaning on a shared,
-noisy machine: the service with batching off (MAX_BATCH_SIZE=1), and a trivial FastAPI endpoint
-under the same uvicorn (the framework floor).
+noisy machine: the service with batching off (MAX_BATCH_SIZE=1), with verdicts off (VERDICTS=false:
+no not-a-digit detector), and a trivial FastAPI endpoint under the same uvicorn (the framework
+floor). Two more targets price the number reader: /predict with its several-digits check switched
+off (SEVERAL_DIGITS_CHECK=false), and POST /read driven with 4-digit numbers (MNIST test digits with
+gaps on wide RGBA canvases, devtools/numbers.py).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import numpy as np
 
 from bench.loadgen import run_load
 from devtools.drawn_digits import draw, to_png
+from devtools.numbers import compose, mnist_source
 from devtools.servers import free_port, run_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,9 +45,14 @@ def plain_app(module: str, http: str = "httptools") -> tuple[list[str], dict[str
     return [sys.executable, *uvicorn, "--loop", "uvloop", "--http", http], {}
 
 
+READ_TARGET = "service: POST /read, 4-digit drawings"
 TARGETS = {
     "service (batching)": service({}),
+    "service, several-digits check off": service({"SEVERAL_DIGITS_CHECK": "false"}),
+    READ_TARGET: service({}),
     "service, batching off": service({"MAX_BATCH_SIZE": "1"}),
+    # The verdict's cost: the not-a-digit detector runs in the same forward pass as the classifier.
+    "service, verdicts off": service({"VERDICTS": "false"}),
     "service, 2 workers": service({"WORKERS": "2"}),
     "naive one-image-per-forward": plain_app("bench.naive"),
     "framework floor": plain_app("bench.floor"),
@@ -62,6 +71,19 @@ def canvases(folder: Path, count: int = 64) -> list[Path]:
     for index in range(count):
         path = folder / f"{index}.png"
         path.write_bytes(to_png(draw(images[index], rng, "rgba-transparent")))
+        paths.append(path)
+    return paths
+
+
+def numbers(folder: Path, count: int = 16) -> list[Path]:
+    """4-digit numbers with gaps, as a drawing canvas sends them (RGBA, transparent background)."""
+    source = mnist_source(MNIST)
+    rng = np.random.default_rng(0)
+    paths = []
+    for index in range(count):
+        picks = [int(i) for i in rng.choice(len(source.images), size=4, replace=False)]
+        path = folder / f"number-{index}.png"
+        path.write_bytes(compose(source, picks, "gaps", "rgba-transparent", rng).png)
         paths.append(path)
     return paths
 
@@ -101,8 +123,9 @@ def measure(name: str, bodies: list[Path], levels: list[int], seconds: float) ->
         "bench",
     ) as (process, _):
         startup = time.perf_counter() - started
-        run_load(url, bodies, 8, 2)  # warm-up: thread pools, allocator, branch caches
-        results = [run_load(url, bodies, level, seconds) for level in levels]
+        path = "/read" if name == READ_TARGET else "/predict"
+        run_load(url, bodies, 8, 2, path)  # warm-up: thread pools, allocator, branch caches
+        results = [run_load(url, bodies, level, seconds, path) for level in levels]
         memory = rss_mb(process.pid)
     return {
         "name": name,
@@ -132,13 +155,33 @@ def ratios(runs: list[dict]) -> str:
     lines = []
     for name in ("service (batching)", "service, 2 workers"):
         for level, result in by_name.get(name, {}).items():
-            for baseline in ("service, batching off", "naive one-image-per-forward"):
+            baselines = (
+                "service, batching off",
+                "service, verdicts off",
+                "naive one-image-per-forward",
+            )
+            for baseline in baselines:
                 other = by_name.get(baseline, {}).get(level)
                 if other and other["rps"]:
                     lines.append(
                         f"- {level} clients: '{name}' is {result['rps'] / other['rps']:.2f}× "
                         f"the throughput of '{baseline}'"
                     )
+    checked = by_name.get("service (batching)", {})
+    for level, result in by_name.get("service, several-digits check off", {}).items():
+        if level in checked:
+            on, off = checked[level], result
+            lines.append(
+                f"- {level} clients: the several-digits check costs "
+                f"{on['p50_ms'] - off['p50_ms']:+.2f} ms at p50 ({on['p50_ms']:.2f} on, "
+                f"{off['p50_ms']:.2f} off) and {1 - on['rps'] / off['rps']:+.1%} of the throughput"
+            )
+    for level, result in by_name.get(READ_TARGET, {}).items():
+        if level in checked:
+            lines.append(
+                f"- {level} clients: /read of a 4-digit drawing p50 {result['p50_ms']:.2f} ms, "
+                f"{result['p50_ms'] / checked[level]['p50_ms']:.1f}× /predict's"
+            )
     return "\n".join(lines)
 
 
@@ -155,14 +198,18 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         bodies = canvases(Path(folder))
+        drawn_numbers = numbers(Path(folder))
         size = sum(p.stat().st_size for p in bodies) / len(bodies)
+        number_size = sum(p.stat().st_size for p in drawn_numbers) / len(drawn_numbers)
         print(
-            f"{len(bodies)} canvas PNGs (280×280 RGBA, {size / 1024:.1f} KB on average); "
+            f"{len(bodies)} canvas PNGs (280×280 RGBA, {size / 1024:.1f} KB on average), "
+            f"{len(drawn_numbers)} 4-digit numbers for /read ({number_size / 1024:.1f} KB); "
             f"{args.seconds:g} s per level; {os.cpu_count()} cores; {platform.platform()}"
         )
         runs = []
         for name in args.targets:
-            run = measure(name, bodies, args.concurrency, args.seconds)
+            sent = drawn_numbers if name == READ_TARGET else bodies
+            run = measure(name, sent, args.concurrency, args.seconds)
             print(
                 f"{name}: up in {run['startup_s']:.2f} s, RSS after the run {run['rss_mb']:.0f} MB",
                 flush=True,

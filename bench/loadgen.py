@@ -1,4 +1,4 @@
-"""Drive POST /predict with canvas PNGs at a fixed concurrency, for a fixed time; report req/s,
+"""Drive POST /predict (or /read) with canvas PNGs at a fixed concurrency, for a fixed time; report req/s,
 p50, p99 and errors. Uses wrk (Debian's package) when installed: it costs the shared CPU far less
 than a Python client would. Otherwise a bounded asyncio + httpx loop."""
 
@@ -32,10 +32,13 @@ class LoadResult:
         return self.requests / self.seconds
 
 
-def run_load(url: str, bodies: list[Path], concurrency: int, seconds: float) -> LoadResult:
+def run_load(
+    url: str, bodies: list[Path], concurrency: int, seconds: float, path: str = "/predict"
+) -> LoadResult:
     if shutil.which("wrk"):
-        return _run_wrk(url, bodies, concurrency, seconds)
-    return asyncio.run(_run_python(url, [p.read_bytes() for p in bodies], concurrency, seconds))
+        return _run_wrk(url + path, bodies, concurrency, seconds)
+    data = [p.read_bytes() for p in bodies]
+    return asyncio.run(_run_python(url, path, data, concurrency, seconds))
 
 
 def _run_wrk(url: str, bodies: list[Path], concurrency: int, seconds: float) -> LoadResult:
@@ -49,7 +52,7 @@ def _run_wrk(url: str, bodies: list[Path], concurrency: int, seconds: float) -> 
         "10s",
         "-s",
         str(WRK_SCRIPT),
-        f"{url}/predict",
+        url,
         "--",
         *map(str, bodies),
     ]
@@ -73,7 +76,7 @@ def _run_wrk(url: str, bodies: list[Path], concurrency: int, seconds: float) -> 
 
 
 async def _run_python(
-    url: str, bodies: list[bytes], concurrency: int, seconds: float
+    url: str, path: str, bodies: list[bytes], concurrency: int, seconds: float
 ) -> LoadResult:
     latencies: list[float] = []
     errors = 0
@@ -88,7 +91,7 @@ async def _run_python(
                 started = time.perf_counter()
                 try:
                     response = await client.post(
-                        "/predict",
+                        path,
                         content=bodies[count % len(bodies)],
                         headers={"Content-Type": "image/png"},
                     )

@@ -46,7 +46,11 @@ def draw(digit: np.ndarray, rng: np.random.Generator, style: str | None = None) 
     top = int(rng.integers(0, CANVAS - stroke.height + 1))
     left = int(rng.integers(0, CANVAS - stroke.width + 1))
     ink.paste(stroke, (left, top))
+    return in_style(ink, style)
 
+
+def in_style(ink: Image.Image, style: str) -> Image.Image:
+    """White-on-black ink (mode L) as a client would send it: one of STYLES."""
     if style == "rgba-transparent":
         white = Image.new("L", ink.size, 255)
         return Image.merge("RGBA", (white, white, white, ink))

@@ -1,4 +1,4 @@
-"""The drawing canvas widget, behind one function the page calls and tests can replace.
+"""The drawing canvas widget, behind one function the views call and tests can replace.
 
 `streamlit_drawable_canvas` registers its component when imported and raises outside a running
 Streamlit, so it is imported inside `draw`, never at module level.
@@ -6,13 +6,37 @@ Streamlit, so it is imported inside `draw`, never at module level.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
-SIZE = 280  # ten canvas pixels per MNIST pixel
+SIZE = 280  # ten canvas pixels per MNIST pixel: the square canvas for one digit
 
 
-def draw(stroke_width: int, key: str = "canvas") -> np.ndarray | None:
-    """Show the canvas (white ink on black) and return its pixels as HxWx4 RGBA, or None."""
+@dataclass(frozen=True)
+class Drawing:
+    """What the canvas reported: its pixels (HxWx4 RGBA) and its strokes (Fabric.js objects).
+
+    Either is None until the canvas has reported once.
+    """
+
+    pixels: np.ndarray | None
+    objects: list[dict[str, Any]] | None = None
+
+
+def draw(
+    stroke_width: int,
+    *,
+    key: str,
+    width: int = SIZE,
+    height: int = SIZE,
+    initial_drawing: dict[str, Any] | None = None,
+) -> Drawing:
+    """Show a canvas (white ink on black) of `width`×`height` CSS pixels and return its drawing.
+
+    `initial_drawing` (Fabric.js JSON) replaces what is on the canvas whenever it changes.
+    """
     from streamlit_drawable_canvas import st_canvas
 
     result = st_canvas(
@@ -20,13 +44,15 @@ def draw(stroke_width: int, key: str = "canvas") -> np.ndarray | None:
         stroke_width=stroke_width,
         stroke_color="#FFFFFF",
         background_color="#000000",
-        height=SIZE,
-        width=SIZE,
+        height=height,
+        width=width,
         drawing_mode="freedraw",
-        # Sends the drawing to Python on every mouse-up, which is what "live" predictions need;
-        # the page itself decides whether a rerun calls the API.
+        initial_drawing=initial_drawing,
+        # Sends the drawing to Python on every stroke's end, which is what "live" predictions
+        # need; the page itself decides whether a rerun calls the API.
         update_streamlit=True,
         return_image_data=True,
         key=key,
     )
-    return result.image_data
+    objects = result.json_data.get("objects") if result.json_data else None
+    return Drawing(result.image_data, objects if isinstance(objects, list) else None)

@@ -1,15 +1,20 @@
 """A small typed HTTP client for the inference service: one function per endpoint, one error type.
 
 The page never talks HTTP itself; it calls `get_health` and `predict`, which return dataclasses
-or raise `ApiError` whose `message` is fit to show a person as is.
+or raise `ApiError`, whose `message` is fit to show a person as is and whose `retryable` says
+whether trying the same request again could help.
+
+A new endpoint is a dataclass for its answer and a function that calls `_send` and builds the
+dataclass through `_parsed` (which turns a malformed answer into an ApiError); see `predict`.
 """
 
 from __future__ import annotations
 
 import base64
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -18,20 +23,44 @@ DEFAULT_API_URL = "http://localhost:8000"
 # batcher, but not so long that the page looks frozen.
 TIMEOUT = httpx.Timeout(10.0, connect=2.0)
 START_HINT = "start it with `make run` (or `python -m service`), or point API_URL at it"
+# Statuses where the same request may succeed later: rate limited, or the server's own trouble.
+RETRYABLE_STATUSES = frozenset({408, 429}) | frozenset(range(500, 600))
+
+Transport = httpx.BaseTransport | None
+T = TypeVar("T")
 
 
 class ApiError(Exception):
     """Any failure talking to the service, with a message written for the person using the page.
 
-    `status_code` is the HTTP status when the service answered (None when it could not be
-    reached); `detail` is the service's own `detail` text when it gave one.
+    `status_code` is the HTTP status when the service answered (None when it could not be asked);
+    `detail` is the service's own `detail` text when it gave one; `retryable` is True when the same
+    request could succeed later (a timeout, an unreachable or busy service, a 5xx), False when the
+    request itself was refused (a 4xx: the input or the key is wrong).
     """
 
-    def __init__(self, message: str, status_code: int | None = None, detail: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        status_code: int | None = None,
+        detail: str | None = None,
+        *,
+        retryable: bool | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.status_code = status_code
         self.detail = detail
+        self.retryable = (
+            retryable
+            if retryable is not None
+            else status_code is None or status_code in RETRYABLE_STATUSES
+        )
+
+    @property
+    def unreachable(self) -> bool:
+        """The service did not answer at all (down, wrong address, timed out)."""
+        return self.status_code is None
 
 
 @dataclass(frozen=True)
@@ -83,6 +112,9 @@ class Prediction:
         return ranked[:k]
 
 
+# --- the one place that speaks HTTP ----------------------------------------------------------
+
+
 def _headers(config: ApiConfig, content_type: str | None = None) -> dict[str, str]:
     headers = {"X-API-Key": config.api_key} if config.api_key else {}
     if content_type:
@@ -95,7 +127,7 @@ def _request(
     method: str,
     path: str,
     *,
-    transport: httpx.BaseTransport | None = None,
+    transport: Transport = None,
     content_type: str | None = None,
     **kwargs: Any,
 ) -> httpx.Response:
@@ -112,8 +144,14 @@ def _request(
             f"the prediction service at {config.url} did not answer within "
             f"{TIMEOUT.read:.0f} s; it may be overloaded, try again in a moment."
         ) from error
+    except (httpx.UnsupportedProtocol, httpx.InvalidURL) as error:
+        raise ApiError(
+            f"API_URL {config.url!r} is not a usable address ({error}); set it to the service's "
+            "URL, e.g. http://localhost:8000.",
+            retryable=False,
+        ) from error
     except httpx.HTTPError as error:
-        # Covers bad URLs (no scheme, unknown host) and dropped connections alike.
+        # Unknown hosts and dropped connections alike: the next try may go through.
         raise ApiError(
             f"cannot talk to the prediction service at {config.url} ({error}); check API_URL."
         ) from error
@@ -147,31 +185,60 @@ def _raise_for_error(response: httpx.Response, config: ApiConfig) -> None:
     raise ApiError(message, status_code=response.status_code, detail=detail)
 
 
-def get_health(config: ApiConfig, *, transport: httpx.BaseTransport | None = None) -> Health:
-    """GET /health. A 503 is an answer (the service is up but cannot predict), not an error."""
-    response = _request(config, "GET", "/health", transport=transport)
-    if response.status_code != 503:
+def _send(
+    config: ApiConfig,
+    method: str,
+    path: str,
+    *,
+    answers: Callable[[int], bool] = lambda status: 200 <= status < 300,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """One call to an endpoint → its JSON body. A status that `answers` does not accept raises
+    the service's refusal as an ApiError."""
+    response = _request(config, method, path, **kwargs)
+    if not answers(response.status_code):
         _raise_for_error(response, config)
-    body = _json(response, config)
-    model = body.get("model")
+    return _json(response, config)
+
+
+def _parsed(config: ApiConfig, path: str, build: Callable[[], T]) -> T:
+    """`build()`, the answer's dataclass: a missing or mistyped field is the service's fault."""
     try:
-        info = (
-            ModelInfo(
+        return build()
+    # binascii.Error (bad base64) is a ValueError too.
+    except (KeyError, TypeError, ValueError) as error:
+        raise ApiError(f"{config.url}{path} answered in an unexpected shape ({error}).") from error
+
+
+# --- the endpoints ---------------------------------------------------------------------------
+
+
+def get_health(config: ApiConfig, *, transport: Transport = None) -> Health:
+    """GET /health. A 503 is an answer (the service is up but cannot predict), not an error."""
+    body = _send(
+        config,
+        "GET",
+        "/health",
+        answers=lambda status: status == 503 or 200 <= status < 300,
+        transport=transport,
+    )
+    model = body.get("model")
+    return _parsed(
+        config,
+        "/health",
+        lambda: Health(
+            ok=body.get("status") == "ok",
+            device=body.get("device"),
+            model=ModelInfo(
                 name=str(model["name"]),
                 sha256=str(model["sha256"]),
                 parameters=int(model["parameters"]),
                 test_accuracy=model.get("test_accuracy"),
             )
             if model
-            else None
-        )
-    except (KeyError, TypeError, ValueError) as error:
-        raise ApiError(f"{config.url}/health answered in an unexpected shape ({error}).") from error
-    return Health(
-        ok=body.get("status") == "ok",
-        device=body.get("device"),
-        model=info,
-        reason=body.get("reason"),
+            else None,
+            reason=body.get("reason"),
+        ),
     )
 
 
@@ -180,10 +247,10 @@ def predict(
     image: bytes,
     content_type: str = "image/png",
     *,
-    transport: httpx.BaseTransport | None = None,
+    transport: Transport = None,
 ) -> Prediction:
     """POST /predict?include_input=true with the image file as the raw body."""
-    response = _request(
+    body = _send(
         config,
         "POST",
         "/predict",
@@ -192,22 +259,17 @@ def predict(
         content_type=content_type,
         transport=transport,
     )
-    _raise_for_error(response, config)
-    body = _json(response, config)
-    try:
-        probabilities = tuple(float(p) for p in body["probabilities"])
-        encoded = body.get("input_image")
-        return Prediction(
+    encoded = body.get("input_image")
+    return _parsed(
+        config,
+        "/predict",
+        lambda: Prediction(
             digit=int(body["digit"]),
             confidence=float(body["confidence"]),
-            probabilities=probabilities,
+            probabilities=tuple(float(p) for p in body["probabilities"]),
             model=str(body.get("model", "")),
             device=str(body.get("device", "")),
             latency_ms=float(body.get("latency_ms", 0.0)),
             input_png=base64.b64decode(encoded, validate=True) if encoded else None,
-        )
-    # binascii.Error (bad base64) is a ValueError too.
-    except (KeyError, TypeError, ValueError) as error:
-        raise ApiError(
-            f"{config.url}/predict answered in an unexpected shape ({error})."
-        ) from error
+        ),
+    )

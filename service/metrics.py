@@ -4,7 +4,7 @@ accuracy can be graphed: sum of feedback_total where label = predicted, over the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from prometheus_client import (
@@ -39,6 +39,7 @@ REQUEST_LATENCY = Histogram(
     registry=REGISTRY,
 )
 PREDICTIONS = Counter("predictions_total", "Predicted digits", ["digit"], registry=REGISTRY)
+VERDICTS = Counter("verdicts_total", "Answers by verdict", ["verdict"], registry=REGISTRY)
 INFERENCE_SECONDS = Histogram(
     "model_inference_seconds",
     "Time of one batched forward pass",
@@ -84,9 +85,11 @@ def observe_batch(images: int, inference_seconds: float, waited_seconds: float) 
     QUEUE_WAIT.observe(waited_seconds)
 
 
-def count_predictions(digits: list[int]) -> None:
+def count_predictions(digits: list[int], verdicts: Sequence[str] = ()) -> None:
     for digit in digits:
         _DIGITS[digit].inc()
+    for verdict in verdicts:
+        VERDICTS.labels(verdict).inc()
 
 
 def bind_runtime(batcher: DynamicBatcher) -> None:

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL_PATH = PROJECT_ROOT / "models" / "mnist_cnn_model.pth"
+DEFAULT_DETECTOR_PATH = PROJECT_ROOT / "models" / "not_a_digit.pth"
 
 
 class Settings(BaseSettings):
@@ -26,6 +27,12 @@ class Settings(BaseSettings):
     )
     device: str = Field("auto", description="auto (CUDA when present), cpu, cuda, cuda:1 ...")
     torch_threads: int = Field(1, ge=1, description="intra-op threads for the forward pass")
+    detector_path: Path = Field(
+        DEFAULT_DETECTOR_PATH, description="the not-a-digit detector's weights (.json beside)"
+    )
+    verdicts: bool = Field(
+        True, description="run the not-a-digit detector and answer unsure/not_a_digit"
+    )
 
     # The server.
     host: str = "127.0.0.1"
@@ -44,6 +51,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)
     max_image_pixels: int = Field(4096 * 4096, ge=1)
     max_images_per_request: int = Field(64, ge=1, description="images in one /predict/batch call")
+    max_read_digits: int = Field(
+        32, ge=1, le=128, description="separate marks (digits) one /read image may hold"
+    )
     max_inflight_bytes: int = Field(
         32 * 1024 * 1024,
         ge=1024,
@@ -82,6 +92,14 @@ class Settings(BaseSettings):
         5.0, gt=0, le=300, description="seconds to wait for the database before answering 503"
     )
     feedback_keep_original: bool = Field(True, description="store the image file as sent, too")
+
+    # Reading numbers.
+    several_digits_check: bool = Field(
+        True,
+        description="/predict and /predict/batch say verdict several_digits when an image holds "
+        "more than one digit (a geometric check on every image; those it flags are read as a "
+        "number, in the same forward pass; off saves its cost)",
+    )
 
     # Access.
     api_key: SecretStr | None = Field(None, description="when set, routes need X-API-Key")

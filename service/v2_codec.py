@@ -10,7 +10,8 @@ are in service/api/routes/v2.py. What the model takes:
   preprocessing as /predict. In JSON each element is a base64 string (a data-URL prefix is allowed);
   in the binary extension each is raw bytes, prefixed by its length as a little-endian uint32.
 
-It answers `probabilities` (FP32 [N, 10]) and `digit` (INT64 [N]). The binary tensor extension
+It answers `probabilities` (FP32 [N, 10], calibrated), `digit` (INT64 [N]) and `verdict` (BYTES
+[N]: "digit", "unsure", "not_a_digit" or "several_digits", as on /predict). The binary tensor extension
 (Triton's, which tritonclient uses by default) is supported both ways: the request's JSON header is
 the first `Inference-Header-Content-Length` bytes of the body and binary inputs follow it, in input
 order, each `parameters.binary_data_size` bytes long; outputs asked for with `binary_data: true` (or
@@ -23,6 +24,7 @@ from __future__ import annotations
 import binascii
 import struct
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +35,7 @@ from service.imaging.decode import base64_file
 from training.model import IMAGE_SIZE, MODEL_NAME
 
 PIXELS = IMAGE_SIZE * IMAGE_SIZE
-OUTPUTS = {"probabilities": "FP32", "digit": "INT64"}
+OUTPUTS = {"probabilities": "FP32", "digit": "INT64", "verdict": "BYTES"}
 
 MODEL_METADATA: dict[str, Any] = {  # plus "versions", which the routes fill in
     "name": MODEL_NAME,
@@ -45,6 +47,7 @@ MODEL_METADATA: dict[str, Any] = {  # plus "versions", which the routes fill in
     "outputs": [
         {"name": "probabilities", "datatype": "FP32", "shape": [-1, 10]},
         {"name": "digit", "datatype": "INT64", "shape": [-1]},
+        {"name": "verdict", "datatype": "BYTES", "shape": [-1]},
     ],
 }
 
@@ -82,7 +85,10 @@ def decompress(body: bytes, encoding: str, limit: int) -> bytes:
     try:
         data = inflater.decompress(body, limit + 1)
     except zlib.error as error:
-        raise ProtocolError(f"the body is not valid {encoding} data ({error})") from error
+        raise ProtocolError(
+            f"the body is not valid {encoding} data; compress the whole request body with "
+            f"{encoding}, or send it uncompressed without Content-Encoding"
+        ) from error
     if len(data) > limit:  # a small compressed body may inflate to anything: stop at the limit
         raise ProtocolError(f"the decompressed body is over the limit of {limit:,} bytes", 413)
     if not inflater.eof:
@@ -244,7 +250,9 @@ def _json_numbers(data: object, size: int, shape: list[int]) -> np.ndarray:
     try:
         values = np.array(data)  # flat or nested, row-major, as the protocol allows
     except ValueError as error:  # ragged nesting
-        raise ProtocolError(f"input 'input' data is not a rectangular array ({error})") from error
+        raise ProtocolError(
+            "input 'input' data is not a rectangular array: every row must have the same length"
+        ) from error
     if values.dtype.kind not in "iuf":  # strings and booleans are not pixels
         raise ProtocolError("input 'input' data must be numbers")
     if values.size != size:
@@ -358,28 +366,40 @@ def model_metadata(versions: list[int]) -> dict[str, Any]:
     return {"name": MODEL_NAME, "versions": [str(v) for v in versions]} | MODEL_METADATA
 
 
+def encode_bytes_tensor(items: list[bytes]) -> bytes:
+    """Triton's binary BYTES layout (the inverse of decode_bytes_tensor)."""
+    return b"".join(struct.pack("<I", len(item)) + item for item in items)
+
+
 def encode_response(
-    request: InferRequest, probabilities: np.ndarray, model_version: int
+    request: InferRequest,
+    probabilities: np.ndarray,
+    digits: list[int],
+    verdicts: Sequence[str],
+    model_version: int,
 ) -> tuple[bytes, bytes]:
-    """The response's JSON header and the binary data that follows it (empty when none asked)."""
-    tensors = {
+    """The response's JSON header and the binary data that follows it (empty when none asked):
+    one version's answers, named by `model_version`."""
+    tensors: dict[str, np.ndarray | list[str]] = {
         "probabilities": probabilities.astype("<f4", copy=False),
-        "digit": probabilities.argmax(axis=1).astype("<i8"),
+        "digit": np.asarray(digits, dtype="<i8"),
+        "verdict": list(verdicts),
     }
     outputs, binary = [], []
     for name, as_binary in request.outputs.items():
         tensor = tensors[name]
-        output: dict[str, Any] = {
-            "name": name,
-            "datatype": OUTPUTS[name],
-            "shape": list(tensor.shape),
-        }
+        shape = list(tensor.shape) if isinstance(tensor, np.ndarray) else [len(tensor)]
+        output: dict[str, Any] = {"name": name, "datatype": OUTPUTS[name], "shape": shape}
         if as_binary:
-            data = tensor.tobytes()
+            data = (
+                tensor.tobytes()
+                if isinstance(tensor, np.ndarray)
+                else encode_bytes_tensor([item.encode() for item in tensor])
+            )
             output["parameters"] = {"binary_data_size": len(data)}
             binary.append(data)
         else:
-            output["data"] = tensor.ravel()
+            output["data"] = tensor.ravel() if isinstance(tensor, np.ndarray) else tensor
         outputs.append(output)
     response: dict[str, Any] = {"model_name": MODEL_NAME, "model_version": str(model_version)}
     if request.id is not None:

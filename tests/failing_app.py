@@ -16,7 +16,7 @@ STUB_ERROR = "stub: a bug in the preprocessing"
 
 
 def create_failing_app() -> FastAPI:
-    def broken(self: ModelRuntime, images: list) -> None:
+    def broken(self: ModelRuntime, *args: object) -> None:
         raise RuntimeError(STUB_ERROR)
 
     ModelRuntime._preprocess_all = broken  # type: ignore[method-assign]

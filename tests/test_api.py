@@ -153,7 +153,7 @@ BLANK = to_png(Image.new("L", (280, 280), 0))
         (
             {"content": b"not an image", "headers": {"Content-Type": "image/png"}},
             422,
-            "not a readable image",
+            "the file is not an image this service reads: send PNG, JPEG, GIF, BMP, WebP or TIFF",
         ),
         ({"content": b"", "headers": {"Content-Type": "image/png"}}, 422, "empty"),
         (

@@ -201,6 +201,7 @@ def test_dockerignore_keeps_venv_tests_data_and_caches_out() -> None:
         "service/api/routes/health.py",
         "training/model.py",
         "frontend/client.py",
+        ".streamlit/config.toml",
         "models/mnist_cnn_model.pth",
         "feedback/migrations/env.py",
         "feedback/migrations/versions/0001_feedback.py",

@@ -568,5 +568,5 @@ def test_only_the_six_listed_formats_are_decoded(edge_server: LiveServer, kind: 
     )
     assert response.status_code == 422, response.text
     detail = response.json()["detail"]
-    assert "not a PNG, JPEG, GIF, BMP, WebP or TIFF file" in detail
+    assert "not an image this service reads: send PNG, JPEG, GIF, BMP, WebP or TIFF" in detail
     assert "Ghostscript" not in detail and "0x" not in detail  # nothing of the server's insides

@@ -27,6 +27,7 @@ from pydantic import ValidationError
 
 from devtools.servers import LiveServer, free_port, start_api, wait_for
 from service.settings import Settings
+from tests.test_error_details import assert_plain
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "mnist_cnn_model.pth"
@@ -227,6 +228,7 @@ def test_a_broken_model_file_is_reported_not_run(
         body = health.json()
         assert body["status"] == "unavailable" and body["model_loaded"] is False
         assert str(model) in body["reason"] and problem in body["reason"]
+        assert_plain(body["reason"])  # torch's own message names Python types: not for clients
         predict = httpx.post(
             f"{server.url}/predict", content=SEVEN, headers={"Content-Type": "image/png"}
         )

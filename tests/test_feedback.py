@@ -163,9 +163,9 @@ def test_a_missing_label_or_a_bad_image_is_a_422_and_stores_nothing(
         assert answer.json()["detail"].startswith("the right answer is missing: send 'label'")
     blank = to_png(np.zeros((28, 28), np.uint8))
     bad = {
-        b"not an image at all": "not a readable image",
+        b"not an image at all": "not an image this service reads",
         blank: "no digit found",
-        seven[:40]: "not a readable image",
+        seven[:40]: "damaged or cut short",
     }
     for data, words in bad.items():
         answer = app_client.post(

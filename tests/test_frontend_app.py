@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from devtools.servers import LiveServer, free_port
-from frontend import canvas
+from frontend import canvas, imaging
 from frontend import client as api
 from tests.test_frontend_imaging import ONE, SEVEN, canvas_with
 
@@ -53,15 +54,22 @@ HEALTHY = api.Health(
 
 @dataclass
 class FakeService:
-    """Stands in for the HTTP client and the canvas; records what the page sent."""
+    """Stands in for the HTTP client and the canvas; records what the page sent.
+
+    The canvas is played like the real component: it holds strokes (lists of points, as
+    `canvas_with` draws them), reports them with their pixels, and replaces them when the page
+    hands it a new `initial_drawing` (what Undo, Redo and Clear do).
+    """
 
     health: api.Health | api.ApiError = HEALTHY
     answer: api.Prediction | api.ApiError = field(default_factory=lambda: confident(3))
-    pixels: np.ndarray | None = None
+    strokes: list[list[tuple[float, float]]] = field(default_factory=list)
     sent: list[tuple[bytes, str]] = field(default_factory=list)
-    canvas_keys: list[str] = field(default_factory=list)
+    health_checks: int = 0
+    loaded: dict[str, Any] | None = None
 
     def get_health(self, config: api.ApiConfig) -> api.Health:
+        self.health_checks += 1
         if isinstance(self.health, api.ApiError):
             raise self.health
         return self.health
@@ -72,9 +80,23 @@ class FakeService:
             raise self.answer
         return self.answer
 
-    def draw(self, stroke_width: int, key: str = "canvas") -> np.ndarray | None:
-        self.canvas_keys.append(key)
-        return self.pixels
+    def draw(
+        self,
+        stroke_width: int,
+        *,
+        key: str,
+        initial_drawing: dict[str, Any] | None = None,
+        **_: Any,
+    ) -> canvas.Drawing:
+        if initial_drawing is not None and initial_drawing != self.loaded:
+            self.loaded = initial_drawing
+            self.strokes = [obj["points"] for obj in initial_drawing["objects"]]
+        objects = [{"type": "path", "points": stroke} for stroke in self.strokes]
+        return canvas.Drawing(canvas_with(self.strokes) if self.strokes else None, objects)
+
+    @property
+    def pixels(self) -> np.ndarray | None:
+        return canvas_with(self.strokes) if self.strokes else None
 
 
 @pytest.fixture
@@ -101,6 +123,10 @@ def texts(elements: object) -> str:
 
 def digit_markup(at: AppTest) -> list[str]:
     return [m.value for m in at.markdown if "data-digit" in m.value]
+
+
+def has_button(at: AppTest, key: str) -> bool:
+    return any(button.key == key for button in at.button)
 
 
 def click_predict(at: AppTest) -> AppTest:
@@ -142,7 +168,7 @@ def test_api_down_is_a_message_not_a_traceback(monkeypatch: pytest.MonkeyPatch) 
     """No stubbed client: the page talks to a loopback port where nothing listens."""
     url = f"http://127.0.0.1:{free_port()}"
     monkeypatch.setenv("API_URL", url)
-    monkeypatch.setattr(canvas, "draw", lambda stroke_width, key="canvas": canvas_with(ONE))
+    monkeypatch.setattr(canvas, "draw", lambda stroke_width, **_: canvas.Drawing(canvas_with(ONE)))
     at = run_app()
     assert f"Cannot reach the prediction service at {url}" in texts(at.sidebar.error)
     click_predict(at)
@@ -162,7 +188,7 @@ def test_empty_canvas_asks_for_a_digit_first(fake: FakeService) -> None:
 
 
 def test_drawing_waits_for_predict_then_shows_the_result(fake: FakeService) -> None:
-    fake.pixels = canvas_with(SEVEN)
+    fake.strokes = list(SEVEN)
     fake.answer = confident(7)
     at = run_app()
     assert "Press **Predict**" in texts(at.info)
@@ -188,7 +214,7 @@ def test_drawing_waits_for_predict_then_shows_the_result(fake: FakeService) -> N
 
 
 def test_low_confidence_is_shown_as_uncertain_with_the_top_two(fake: FakeService) -> None:
-    fake.pixels = canvas_with(ONE)
+    fake.strokes = list(ONE)
     fake.answer = prediction([0.02, 0.02, 0.02, 0.02, 0.45, 0.02, 0.02, 0.02, 0.06, 0.35])
     at = click_predict(run_app())
     [markup] = digit_markup(at)
@@ -200,7 +226,7 @@ def test_low_confidence_is_shown_as_uncertain_with_the_top_two(fake: FakeService
 
 def test_api_error_detail_is_shown(fake: FakeService) -> None:
     detail = "no digit found: the image is blank or too faint; draw a digit"
-    fake.pixels = canvas_with(ONE)
+    fake.strokes = list(ONE)
     fake.answer = api.ApiError(detail, status_code=422, detail=detail)
     at = click_predict(run_app())
     assert "No digit found: the image is blank or too faint" in texts(at.main.error)
@@ -208,7 +234,7 @@ def test_api_error_detail_is_shown(fake: FakeService) -> None:
 
 
 def test_live_mode_sends_each_new_drawing_once(fake: FakeService) -> None:
-    fake.pixels = canvas_with(ONE)
+    fake.strokes = list(ONE)
     fake.answer = confident(1)
     at = run_app()
     at.toggle(key="live").set_value(True).run()
@@ -216,18 +242,19 @@ def test_live_mode_sends_each_new_drawing_once(fake: FakeService) -> None:
     assert 'data-digit="1"' in digit_markup(at)[0]
 
     at.slider(key="stroke_width").set_value(25).run()  # a rerun with the same drawing
-    click_predict(at)  # and Predict on it: the answer is already on screen
     assert len(fake.sent) == 1
+    click_predict(at)  # Predict always asks: an old answer is never passed off as current
+    assert len(fake.sent) == 2
 
-    fake.pixels = canvas_with(SEVEN)
+    fake.strokes = list(SEVEN)
     fake.answer = confident(7)
     at.run()
-    assert len(fake.sent) == 2
+    assert len(fake.sent) == 3
     assert 'data-digit="7"' in digit_markup(at)[0]
 
 
 def test_live_mode_does_not_retry_a_failed_drawing_on_every_rerun(fake: FakeService) -> None:
-    fake.pixels = canvas_with(ONE)
+    fake.strokes = list(ONE)
     fake.answer = api.ApiError("the server is at capacity", status_code=503)
     at = run_app()
     at.toggle(key="live").set_value(True).run()
@@ -241,21 +268,27 @@ def test_live_mode_does_not_retry_a_failed_drawing_on_every_rerun(fake: FakeServ
 
 
 def test_changed_drawing_keeps_the_old_answer_marked_stale(fake: FakeService) -> None:
-    fake.pixels = canvas_with(ONE)
+    fake.strokes = list(ONE)
     fake.answer = confident(1)
     at = click_predict(run_app())
-    fake.pixels = canvas_with(SEVEN)
+    fake.strokes = list(SEVEN)
     at.run()
     assert len(fake.sent) == 1
     assert "drawing changed" in texts(at.info)
-    fake.pixels = None  # cleared with the toolbar
+    fake.strokes = []  # wiped
     at.run()
     assert not digit_markup(at)
     assert "Draw a digit" in texts(at.info)
 
 
+def uploader_key(at: AppTest) -> str:
+    """The uploader's key: it changes when a refused file is taken out of it."""
+    [key] = [w.key for w in at.get("file_uploader")]
+    return str(key)
+
+
 def upload(at: AppTest, name: str, data: bytes, mime: str) -> AppTest:
-    at.file_uploader(key="upload").set_value((name, data, mime)).run()
+    at.file_uploader(key=uploader_key(at)).set_value((name, data, mime)).run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
@@ -264,7 +297,7 @@ def test_upload_tab_with_the_real_api(
     api_server: LiveServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("API_URL", api_server.url)
-    monkeypatch.setattr(canvas, "draw", lambda stroke_width, key="canvas": None)
+    monkeypatch.setattr(canvas, "draw", lambda stroke_width, **_: canvas.Drawing(None))
     # Dark ink on white paper, as a photo or scan would be.
     paper = Image.fromarray(255 - canvas_with(SEVEN)[..., 3])
     jpeg = io.BytesIO()
@@ -275,11 +308,32 @@ def test_upload_tab_with_the_real_api(
     [markup] = digit_markup(at)
     assert 'data-digit="7"' in markup
 
+    first_uploader = uploader_key(at)
     upload(at, "notes.png", b"not an image at all", "image/png")
     assert not digit_markup(at)
-    assert at.main.error, "the API's refusal is shown"
-    assert "Traceback" not in texts(at.main.error)
-    assert at.button(key="retry_upload")
+    # The API's own words, naming the file; no "Try again" (the same file would fail again), and
+    # the refused file is no longer listed in the uploader.
+    shown = texts(at.main.error)
+    assert "notes.png" in shown
+    assert "the file is not an image this service reads: send PNG, JPEG, GIF" in shown
+    assert "Error" not in shown.replace("error", "")
+    assert not has_button(at, "retry_upload")
+    assert uploader_key(at) != first_uploader
+    assert at.file_uploader(key=uploader_key(at)).value is None
+
+
+def test_an_upload_that_met_a_passing_failure_offers_try_again(fake: FakeService) -> None:
+    fake.answer = api.ApiError("the server is at capacity; retry in a second", status_code=503)
+    data = io.BytesIO()
+    Image.fromarray(canvas_with(ONE)[..., 3]).save(data, format="PNG")
+    at = upload(run_app(), "one.png", data.getvalue(), "image/png")
+    assert "at capacity" in texts(at.main.error)
+    key = uploader_key(at)
+    fake.answer = confident(1)
+    at.button(key="retry_upload").click().run()
+    assert len(fake.sent) == 2 and fake.sent[1] == fake.sent[0]
+    assert 'data-digit="1"' in digit_markup(at)[0]
+    assert uploader_key(at) == key  # the file stayed in the uploader
 
 
 def test_upload_is_sent_once(fake: FakeService) -> None:
@@ -291,14 +345,80 @@ def test_upload_is_sent_once(fake: FakeService) -> None:
     assert fake.sent[0] == (data.getvalue(), "image/png")
 
 
-def test_clear_gives_a_fresh_canvas_and_drops_the_old_answer(fake: FakeService) -> None:
-    fake.pixels = canvas_with(ONE)
-    at = run_app()
-    at.button(key="predict").click().run()
+def test_an_upload_is_sent_as_what_its_bytes_are(fake: FakeService) -> None:
+    """Browsers guess a type from the file name; a "text/plain" JPEG is still sent as a JPEG."""
+    jpeg = io.BytesIO()
+    Image.fromarray(canvas_with(ONE)[..., 3]).save(jpeg, format="JPEG")
+    upload(run_app(), "scan.txt", jpeg.getvalue(), "text/plain")
+    assert fake.sent == [(jpeg.getvalue(), "image/jpeg")]
+
+
+def test_clear_empties_the_canvas_and_drops_the_old_answer(fake: FakeService) -> None:
+    fake.strokes = list(ONE)
+    at = click_predict(run_app())
     assert fake.sent and digit_markup(at)
-    first_key = fake.canvas_keys[-1]
-    fake.pixels = None  # the new canvas is empty
     at.button(key="clear").click().run()
-    assert fake.canvas_keys[-1] != first_key
+    assert fake.strokes == []  # the canvas was handed an empty drawing
     assert not digit_markup(at)
     assert "Draw a digit" in texts(at.info)
+    assert at.button(key="clear").disabled
+
+
+def test_undo_and_redo_change_what_predict_sends(fake: FakeService) -> None:
+    at = run_app()
+    assert at.button(key="undo").disabled and at.button(key="redo").disabled
+    fake.strokes = list(SEVEN)
+    at.run()
+    fake.strokes = [*SEVEN, [(0.9, 0.1), (0.95, 0.9)]]  # a stray stroke
+    at.run()
+    at.button(key="undo").click().run()
+    assert fake.strokes == SEVEN
+    click_predict(at)
+    sent, _ = fake.sent[-1]
+    assert sent == imaging.canvas_to_png(canvas_with(SEVEN))
+    at.button(key="redo").click().run()
+    assert len(fake.strokes) == 2
+    assert at.button(key="redo").disabled and not at.button(key="undo").disabled
+
+
+def test_retry_is_offered_only_for_failures_a_retry_can_fix(fake: FakeService) -> None:
+    fake.strokes = list(ONE)
+    fake.answer = api.ApiError("no digit found: the image is blank", status_code=422)
+    at = click_predict(run_app())
+    assert "No digit found" in texts(at.main.error)
+    assert not has_button(at, "retry_draw")
+    for error in (
+        api.ApiError("the server is at capacity", status_code=503),
+        api.ApiError("internal server error", status_code=500),
+        api.ApiError("the service did not answer within 10 s"),  # a timeout: no status
+    ):
+        fake.answer = error
+        click_predict(at)
+        assert has_button(at, "retry_draw"), error.message
+    fake.answer = confident(1)
+    at.button(key="retry_draw").click().run()
+    assert digit_markup(at)
+
+
+def test_the_sidebar_follows_every_request(fake: FakeService) -> None:
+    """A failed Predict shows the service as down at once, the next good one shows it back; the
+    old answer is not shown while the service could not be asked."""
+    fake.strokes = list(ONE)
+    fake.answer = confident(1)
+    at = click_predict(run_app())
+    assert "Ready" in texts(at.sidebar.success)
+    checks = fake.health_checks
+    at.slider(key="stroke_width").set_value(30).run()  # no request: the sidebar does not ask
+    assert fake.health_checks == checks
+
+    down = api.ApiError("cannot reach the prediction service at http://api.test:8000")
+    fake.answer = fake.health = down
+    click_predict(at)
+    assert "Cannot reach" in texts(at.sidebar.error) and not at.sidebar.success
+    assert "Cannot reach" in texts(at.main.error)
+    assert not digit_markup(at), "the answer from before is not shown as current"
+
+    fake.answer, fake.health = confident(1), HEALTHY
+    click_predict(at)
+    assert "Ready" in texts(at.sidebar.success) and not at.sidebar.error
+    assert digit_markup(at)

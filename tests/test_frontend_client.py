@@ -199,3 +199,27 @@ def test_malformed_prediction_is_an_api_error() -> None:
 
     with pytest.raises(api.ApiError, match="unexpected shape"):
         api.predict(api.ApiConfig(), b"png", transport=httpx.MockTransport(handler))
+
+
+def test_only_failures_a_retry_can_fix_are_retryable(config: api.ApiConfig) -> None:
+    """What decides whether the page offers "Try again"."""
+    png = imaging.canvas_to_png(canvas_with(ONE))
+    with pytest.raises(api.ApiError) as refused:
+        api.predict(config, b"notes, not a picture", "image/png")
+    assert refused.value.status_code == 422 and not refused.value.retryable
+    with pytest.raises(api.ApiError) as down:
+        api.predict(api.ApiConfig(url=f"http://127.0.0.1:{free_port()}"), png)
+    assert down.value.unreachable and down.value.retryable
+    with pytest.raises(api.ApiError) as misconfigured:
+        api.predict(api.ApiConfig(url="api-without-a-scheme:8000"), png)
+    assert not misconfigured.value.retryable
+    assert "API_URL" in misconfigured.value.message
+
+    for status, retryable in ((503, True), (500, True), (429, True), (413, False), (401, False)):
+
+        def answer(request: httpx.Request, status: int = status) -> httpx.Response:
+            return httpx.Response(status, json={"detail": "no"})
+
+        with pytest.raises(api.ApiError) as raised:
+            api.predict(api.ApiConfig(), png, transport=httpx.MockTransport(answer))
+        assert raised.value.retryable is retryable, status

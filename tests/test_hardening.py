@@ -186,19 +186,22 @@ def png_declaring(width: int, height: int, idat: bytes, color_type: int = 0) -> 
     )
 
 
-def test_a_truncated_png_is_not_a_readable_image(client: TestClient, ink: Image.Image) -> None:
+def test_a_truncated_png_is_a_damaged_image(client: TestClient, ink: Image.Image) -> None:
     data = encode(ink)
     response = client.post(
         "/predict", content=data[: len(data) // 2], headers={"Content-Type": "image/png"}
     )
-    assert_error(client, response, 422, "not a readable image")
+    assert_error(client, response, 422, "damaged or cut short", "send the whole file as PNG")
 
 
 def test_a_png_header_followed_by_garbage_is_not_a_readable_image(client: TestClient) -> None:
     garbage = np.random.default_rng(1).integers(0, 256, 4096, dtype=np.uint8).tobytes()
-    for data in (b"\x89PNG\r\n\x1a\n" + garbage, png_declaring(28, 28, garbage)):
+    for data, problem in (
+        (b"\x89PNG\r\n\x1a\n" + garbage, "not an image this service reads"),
+        (png_declaring(28, 28, garbage), "damaged or cut short"),
+    ):
         response = client.post("/predict", content=data, headers={"Content-Type": "image/png"})
-        assert_error(client, response, 422, "not a readable image")
+        assert_error(client, response, 422, problem, "PNG, JPEG, GIF, BMP, WebP or TIFF")
 
 
 @pytest.mark.parametrize(("width", "height"), [(100_000, 100_000), (2**31 - 1, 2**31 - 1)])
@@ -374,7 +377,10 @@ def test_zero_byte_files_in_a_batch_upload(client: TestClient, ink: Image.Image)
         ({"image": "this is not base64!"}, "not valid base64"),
         ({"image": "data:image/png;base64,@@@@"}, "not valid base64"),
         ({"image": "data:image/png;base64,"}, "empty"),
-        ({"image": base64.b64encode(b"plain text, not an image").decode()}, "not a readable image"),
+        (
+            {"image": base64.b64encode(b"plain text, not an image").decode()},
+            "the file is not an image this service reads: send PNG, JPEG, GIF, BMP, WebP or TIFF",
+        ),
     ],
 )
 def test_base64_that_is_not_a_base64_image(client: TestClient, body: dict, fragment: str) -> None:

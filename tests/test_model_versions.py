@@ -265,7 +265,7 @@ def test_a_request_in_flight_finishes_on_the_weights_it_started_with(
     try:
 
         async def scenario() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            digits = await runtime.preprocess([seven])
+            digits = (await runtime.preprocess([seven])).digits
             started_on = runtime.require_ready()  # a request takes the model at its start
             assert started_on.version == 2
             await asyncio.get_running_loop().run_in_executor(None, runtime.reload, 1)
@@ -273,7 +273,7 @@ def test_a_request_in_flight_finishes_on_the_weights_it_started_with(
             fresh = await runtime.predict(digits)
             runtime.reload(2)
             again = await runtime.predict(digits)
-            return finished, fresh, again
+            return finished.probabilities, fresh.probabilities, again.probabilities
 
         finished, fresh, again = asyncio.run(scenario())
     finally:

@@ -26,6 +26,7 @@ from schemathesis.specs.openapi.schemas import BaseOpenAPISchema
 
 from service.api.factory import create_app
 from tests.conftest import make_settings
+from tests.test_error_details import assert_plain
 
 # FastAPI writes OpenAPI 3.1; schemathesis 3.x reads it behind this switch (JSON Schema 2020-12).
 schemathesis.experimental.OPEN_API_3_1.enable()
@@ -69,6 +70,8 @@ schema = schemathesis.from_pytest_fixture("api_schema")
 def test_no_server_errors_and_every_answer_as_documented(case: schemathesis.Case) -> None:
     response = case.call_asgi()
     case.validate_response(response, checks=CHECKS)
+    if response.status_code >= 400:  # every refusal in plain words, whatever the junk was
+        assert_plain(response.json()["detail"])
     STATUSES[(case.operation.verbose_name, response.status_code)] += 1
 
 

@@ -79,6 +79,7 @@ def test_health_and_metadata(triton_client: triton.InferenceServerClient) -> Non
     assert {(t["name"], t["datatype"], len(t["shape"])) for t in metadata["outputs"]} == {
         ("probabilities", "FP32", 2),
         ("digit", "INT64", 1),
+        ("verdict", "BYTES", 1),
     }
     with pytest.raises(InferenceServerException) as error:
         triton_client.get_model_metadata("resnet50")
@@ -103,7 +104,7 @@ def test_input_tensor_matches_predict(
         if binary
         else [
             triton.InferRequestedOutput(name, binary_data=False)
-            for name in ("probabilities", "digit")
+            for name in ("probabilities", "digit", "verdict")
         ]
     )
     result = triton_client.infer(MODEL, [_pixels_input(digits, binary)], outputs=outputs)
@@ -114,6 +115,14 @@ def test_input_tensor_matches_predict(
     sent_as = result.get_output("digit")
     assert ("data" not in sent_as) == binary
     assert (sent_as.get("parameters", {}).get("binary_data_size") == count * 8) == binary
+
+    verdicts = result.as_numpy("verdict")
+    assert verdicts.shape == (count,)
+    assert {v.decode() if isinstance(v, bytes) else v for v in verdicts} <= {
+        "digit",
+        "unsure",
+        "not_a_digit",
+    }
 
     expected = _predict(api_server, pngs)
     np.testing.assert_array_equal(predicted, expected.argmax(axis=1))

@@ -142,13 +142,14 @@ def check_api(api: images.Started, report: dict[str, Any], workdir: Path) -> Non
     report["api"]["rss_after_examples_bytes"] = api.running.resident_bytes()
 
 
-def check_ui(ui: images.Started) -> None:
+def check_ui(ui: images.Started, api: images.Started) -> None:
     body = probes.wait_for(ui.health_url, ui.running, timeout=120).text
     if body != "ok":
         raise buildah.CheckFailed(f"/_stcore/health answered {body!r}")
     say("UI: /_stcore/health ok")
     say(f"UI: HEALTHCHECK `{ui.healthcheck()}` passed")
-    say(f"UI: {probes.run_browser_test(ui.url, ARTIFACTS)} (drawn in Chromium, read by the API)")
+    tested = probes.run_browser_test(ui.url, api.url, ARTIFACTS)
+    say(f"UI: {tested} (drawn in Chromium, read by the API)")
 
 
 def stop_cleanly(started: images.Started, grace: float) -> None:
@@ -182,7 +183,7 @@ def check(report: dict[str, Any]) -> None:
         ui_env = {"API_URL": api.url}  # the API container (compose: http://api:8000)
         with images.start(images.UI, tags["ui"], ui_port, ui_env, ARTIFACTS) as ui:
             say(f"UI: started {ui.container} on {ui.url}, API_URL={api.url}")
-            check_ui(ui)
+            check_ui(ui, api)
             stop_cleanly(ui, grace=30)
             say("UI: stopped cleanly by SIGTERM; wrote nothing outside /tmp")
         stop_cleanly(api, grace=45)

@@ -185,14 +185,15 @@ def run_readme_examples(port: int, folder: Path) -> list[str]:
 # --- the browser -------------------------------------------------------------------------------
 
 
-def run_browser_test(ui_url: str, artifacts: Path, timeout: float = 300) -> str:
-    """tests/test_browser.py against the running UI; a skipped test is a failure here."""
+def run_browser_test(ui_url: str, api_url: str, artifacts: Path, timeout: float = 300) -> str:
+    """tests/test_browser.py against the running UI and API; a skipped test is a failure here.
+    The tests that stop and start an API of their own (`own_api`) are left out."""
     report = artifacts / "browser-junit.xml"
     command = [
         sys.executable, "-m", "pytest", "tests/test_browser.py", "-q", "-p", "no:cacheprovider",
-        f"--junitxml={report}", "-o", "addopts=",
+        f"--junitxml={report}", "-o", "addopts=", "-m", "not own_api",
     ]  # fmt: skip
-    env = {**os.environ, "TEST_UI_URL": ui_url}
+    env = {**os.environ, "TEST_UI_URL": ui_url, "TEST_API_URL": api_url}
     try:
         result = subprocess.run(
             command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout

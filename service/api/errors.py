@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.types import Scope, Send
 
 from feedback.errors import FeedbackUnavailableError
-from service.imaging.errors import ImageTooLargeError, InputError
+from service.imaging.errors import ImageTooLargeError, InputError, TooManyPiecesError
 from service.inference.errors import (
     BatcherStoppedError,
     ModelUnavailableError,
@@ -144,7 +144,8 @@ def refusal_for(error: Exception, v2: bool) -> Refusal:
         case ProtocolError():
             return Refusal(error.status, str(error))
         case InputError():
-            status = 413 if isinstance(error, ImageTooLargeError) else 422
+            too_large = isinstance(error, ImageTooLargeError | TooManyPiecesError)
+            status = 413 if too_large else 422
             return Refusal(status, f"input 'image': {error}" if v2 else str(error))
         case QueueFullError():
             return Refusal(503, f"the server is at capacity ({error}); retry in a second", _RETRY)

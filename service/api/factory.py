@@ -15,7 +15,7 @@ from service.api.admission import AdmissionMiddleware
 from service.api.errors import install_error_handlers
 from service.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from service.api.responses import FastJSONResponse
-from service.api.routes import admin, feedback, health, predict, v2
+from service.api.routes import admin, docs, feedback, health, predict, read, v2
 from service.api.security import AccessMiddleware
 from service.inference.runtime import ModelRuntime
 from service.logs import configure_logging
@@ -56,16 +56,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Metrics and logs are ours (/metrics, JSON lines). FastAPI's OpenTelemetry bridge would
         # otherwise look up the global providers on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        # /docs and /redoc come from routes/docs.py, with their files served from here, not a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.runtime = runtime
     app.state.feedback = store
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(predict.router)
+    app.include_router(read.router)
     app.include_router(feedback.router)
     if settings.admin_api_key:  # without an admin key the route does not exist (404)
         app.include_router(admin.router)
     app.include_router(v2.router)  # the Open Inference Protocol (KServe V2) beside /predict
+    docs.install(app)
     return app
 
 

@@ -17,7 +17,7 @@ _IMAGE_BODIES = {
 _ERROR_MEANINGS = {
     401: "missing or wrong key",
     404: "no such correction or version",
-    413: "body, image or batch over its limit",
+    413: "body, image or batch over its limit, or (/read) more digits than one image may hold",
     415: "unsupported content type",
     422: "not an image, no digit found, bad pixels or label, or a missing field",
     503: "model not loaded, server at capacity, or the database unavailable (see Retry-After)",

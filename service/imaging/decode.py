@@ -13,14 +13,20 @@ import warnings
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image, ImageChops, UnidentifiedImageError
+from PIL import Image, ImageChops, ImageOps, UnidentifiedImageError
 
 from service.imaging.errors import ImageDecodeError, ImageTooLargeError, InputError, PixelsError
 from service.imaging.png_fast import decode_plain_png
 
+EXIF_ORIENTATION = 0x0112
 # The formats the README promises, and the only ones Pillow may parse: each other format it knows
 # is parser code an attacker could reach (EPS would even start Ghostscript).
 FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
+READABLE = "PNG, JPEG, GIF, BMP, WebP or TIFF"
+NOT_AN_IMAGE = f"the file is not an image this service reads: send {READABLE}"
+DAMAGED = (
+    f"the image is damaged or cut short and cannot be decoded: send the whole file as {READABLE}"
+)
 Gray = npt.NDArray[np.uint8]  # a grayscale picture, 0-255
 _HIGH_BIT_MODES = {"I;16": 65535.0, "I;16B": 65535.0, "I;16L": 65535.0, "I;16N": 65535.0}
 
@@ -36,16 +42,13 @@ def base64_file(text: str) -> bytes:
 def decode_image(data: bytes, max_pixels: int) -> Gray:
     """Decode an image file (first frame) into a grayscale array, 0-255, alpha composited."""
     if not data:
-        raise ImageDecodeError(
-            "the image is empty (0 bytes); send a PNG, JPEG, GIF, BMP, WebP or TIFF file"
-        )
+        raise ImageDecodeError(f"the image is empty (0 bytes); send a {READABLE} file")
     if (png := decode_plain_png(data, max_pixels)) is not None:
         return _to_gray(png)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter(
-                "ignore"
-            )  # Pillow warns on odd metadata; the pixels are what matter
+            # Pillow warns on odd metadata; the pixels are what matter.
+            warnings.simplefilter("ignore")
             image = Image.open(io.BytesIO(data), formats=FORMATS)
             width, height = image.size
             # Image.open reads only the header: refuse huge images before their pixels are allocated.
@@ -55,23 +58,23 @@ def decode_image(data: bytes, max_pixels: int) -> Gray:
                     "send a smaller image (a digit needs no more than a few hundred pixels a side)"
                 )
             image.load()
+            # Phones store a photo as the sensor saw it plus an EXIF tag saying how to turn it:
+            # turn the pixels as any viewer does, so /read's boxes match what the client sees.
+            if image.getexif().get(EXIF_ORIENTATION, 1) != 1:
+                return _to_gray(ImageOps.exif_transpose(image))
             return _to_gray(image)
     except InputError:
         raise
     except Image.DecompressionBombError as error:
         raise ImageTooLargeError(
-            f"the image declares too many pixels to decode safely ({error}); send a smaller image"
+            "the image declares too many pixels to decode safely; send a smaller image"
         ) from error
-    except UnidentifiedImageError as error:  # its message names a Python object, not the data
-        raise ImageDecodeError(
-            "the data is not a readable image: not a PNG, JPEG, GIF, BMP, WebP or TIFF file "
-            "(no other format is read), or a damaged one; send one of those"
-        ) from error
-    except Exception as error:  # Pillow raises many types on malformed files; all mean "bad image"
-        raise ImageDecodeError(
-            f"the data is not a readable image ({error or 'damaged data'}); "
-            "send a PNG, JPEG, GIF, BMP, WebP or TIFF file"
-        ) from error
+    # Pillow's own messages name Python types and object addresses ("cannot identify image file
+    # <_io.BytesIO object at 0x…>"): say what was wrong in the client's terms instead.
+    except UnidentifiedImageError as error:
+        raise ImageDecodeError(NOT_AN_IMAGE) from error
+    except Exception as error:  # Pillow raises many types on damaged files; all mean "bad image"
+        raise ImageDecodeError(DAMAGED) from error
 
 
 def _to_gray(image: Image.Image) -> Gray:
@@ -104,6 +107,15 @@ def _to_gray(image: Image.Image) -> Gray:
     return 255 - np.asarray(ImageChops.multiply(ImageChops.invert(gray), alpha))
 
 
+# What a client sent instead of numbers, by numpy's kind code (never numpy's own type names).
+_KINDS = {
+    "U": "text",
+    "S": "text",
+    "O": "a mix of numbers, text or empty values",
+    "c": "complex numbers",
+}
+
+
 def pixels_to_gray(pixels: npt.ArrayLike) -> Gray:
     """Validate a numeric 2-D array of 0-255 (or 0-1) pixels and return it as uint8 0-255."""
     array = np.asarray(pixels)
@@ -116,7 +128,9 @@ def pixels_to_gray(pixels: npt.ArrayLike) -> Gray:
     if array.dtype == np.bool_:
         return array.astype(np.uint8) * 255
     if array.dtype.kind not in "uif":
-        raise PixelsError(f"pixels must be numbers 0-255, got values of type {array.dtype}")
+        raise PixelsError(
+            f"pixels must be numbers 0-255, got {_KINDS.get(array.dtype.kind, 'other values')}"
+        )
     values = array.astype(np.float64)
     if not np.isfinite(values).all():
         raise PixelsError("pixels must be finite numbers 0-255; NaN and Infinity are not pixels")

@@ -21,3 +21,7 @@ class NoDigitError(InputError):
 
 class PixelsError(InputError):
     """An array of pixels has the wrong shape, type or values."""
+
+
+class TooManyPiecesError(InputError):
+    """The image holds more separate marks than one request may read."""

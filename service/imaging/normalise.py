@@ -1,6 +1,7 @@
 """Turn a grayscale picture of a digit into the 28×28 picture MNIST's authors would have made of it.
 
-Pure functions of pixels: no HTTP, no model. The pipeline is MNIST's own normalisation:
+Pure functions of pixels: no HTTP, no model. Photos of paper (a noisy or shaded background) are
+cleaned first (service/imaging/photo.py); then the pipeline is MNIST's own normalisation:
 white ink on black (inverting dark-on-light) → subtract the background → crop to the ink → scale the
 longer side to 20 px, keeping the aspect ratio, anti-aliased → paste into 28×28 so the centre of mass
 sits at the centre. The result is pixels 0-1; standardising with MNIST's mean and std belongs to the
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import io
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,6 +23,7 @@ from PIL import Image
 
 from service.imaging.decode import Gray, decode_image, pixels_to_gray
 from service.imaging.errors import NoDigitError, PixelsError
+from service.imaging.photo import clean_photo, looks_like_photo
 from training.model import IMAGE_SIZE
 
 # What a single image may be before preprocessing: an encoded file, or a grid of pixel values.
@@ -37,10 +40,31 @@ MIN_CONTRAST = 24
 BACKGROUND_SAMPLES = 4096
 
 
-def normalise_digit(gray: Gray) -> npt.NDArray[np.float32]:
-    """MNIST's normalisation of a grayscale uint8 image (any size) → (28, 28) float32, pixels 0-1."""
-    background = _background_level(gray)
-    if background > 127:  # dark ink on light paper: MNIST's digits are white on black
+@dataclass(frozen=True)
+class Ink:
+    """Where a picture's ink is: the picture as white ink on black, and its levels."""
+
+    gray: Gray  # white ink on a dark background (inverted when it was dark on light)
+    background: float
+    contrast: float
+
+    @property
+    def mask(self) -> npt.NDArray[np.bool_]:
+        """The pixels that are ink, as MNIST's crop sees them."""
+        # An integer threshold keeps the comparison in uint8 (a float would copy the image as
+        # float64); for integer pixels, `> floor(t)` is the same test as `> t`.
+        return self.gray > math.floor(self.background + NOISE_FRACTION * self.contrast)
+
+
+def find_ink(gray: Gray) -> Ink:
+    """The ink of a grayscale uint8 image (any size); NoDigitError when there is none."""
+    sample = _background_sample(gray)
+    background = float(np.median(sample))
+    if looks_like_photo(sample, background):
+        # Shaded, textured or ruled paper: flatten the light and keep only the ink first.
+        gray = clean_photo(gray, dark_ink=background > 127)
+        background = 0.0
+    elif background > 127:  # dark ink on light paper: MNIST's digits are white on black
         gray = 255 - gray
         background = 255 - background
     contrast = float(gray.max()) - background
@@ -49,12 +73,39 @@ def normalise_digit(gray: Gray) -> npt.NDArray[np.float32]:
             "no digit found: the image is blank or too faint; draw or photograph a digit that "
             "stands out from its background"
         )
-    # An integer threshold keeps the comparison in uint8 (a float would copy the image as float64);
-    # for integer pixels, `> floor(t)` is the same test as `> t`.
-    ink_mask = gray > math.floor(background + NOISE_FRACTION * contrast)
-    rows = np.flatnonzero(ink_mask.any(axis=1))
-    cols = np.flatnonzero(ink_mask.any(axis=0))
-    digit = _fit_box(gray[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
+    return Ink(gray, background, contrast)
+
+
+def normalise_digit(gray: Gray) -> npt.NDArray[np.float32]:
+    """MNIST's normalisation of a grayscale uint8 image (any size) → (28, 28) float32, pixels 0-1."""
+    ink = find_ink(gray)
+    return normalise_ink(ink, ink.mask)
+
+
+def normalise_ink(
+    ink: Ink, mask: npt.NDArray[np.bool_], extent: Extent | None = None
+) -> npt.NDArray[np.float32]:
+    """MNIST's normalisation of all the ink of a picture (its mask, and maybe its extent, given,
+    as they are often needed elsewhere too): crop to the ink, then digit_from_crop."""
+    top, bottom, left, right = extent or ink_extent(mask)
+    return digit_from_crop(ink.gray[top:bottom, left:right], ink)
+
+
+Extent = tuple[int, int, int, int]  # top, bottom, left, right (exclusive), in pixels
+
+
+def ink_extent(mask: npt.NDArray[np.bool_]) -> Extent:
+    """The box around the ink of a mask that holds some."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def digit_from_crop(crop: Gray, ink: Ink) -> npt.NDArray[np.float32]:
+    """The rest of MNIST's normalisation, for a crop of `ink.gray` tight around one digit's ink:
+    scale into 20×20, stretch the levels, centre by mass in 28×28."""
+    digit = _fit_box(crop)
+    background, contrast = ink.background, ink.contrast
     # Background to 0 and the strongest ink to 255, as in MNIST, whatever the pen or the lighting.
     # Done after the resize (both are linear), on 400 pixels instead of the whole crop.
     if background or contrast != 255:
@@ -62,10 +113,11 @@ def normalise_digit(gray: Gray) -> npt.NDArray[np.float32]:
     return _centre_by_mass(digit)
 
 
-def _background_level(gray: Gray) -> float:
-    # The median, not the mean: ink may cover a good part of the image without moving it.
+def _background_sample(gray: Gray) -> Gray:
+    """Pixels on a grid, for the background level: the median, not the mean, since ink may cover
+    a good part of the image without moving it."""
     step = max(1, int(np.sqrt(gray.size / BACKGROUND_SAMPLES)))
-    return float(np.median(gray[::step, ::step]))
+    return gray[::step, ::step]
 
 
 def _fit_box(ink: Gray) -> npt.NDArray[np.float32]:
@@ -104,6 +156,28 @@ def _centre_by_mass(digit: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     return frame * (1 / 255)
 
 
+def to_gray(image: RawImage, max_pixels: int) -> Gray:
+    """Either form a client may send (an image file, a grid of pixel values) → grayscale pixels."""
+    if isinstance(image, bytes):
+        return decode_image(image, max_pixels)
+    return _pixels_gray(image)
+
+
+def _pixels_gray(pixels: object) -> Gray:
+    depth = _nesting_depth(pixels)
+    if depth > 3:  # rows of pixels of channels at most; numpy refuses over 64 in its own words
+        raise PixelsError(
+            f"pixels must be a 2-D grid of numbers (e.g. 28 rows of 28), got {depth} dimensions"
+        )
+    try:
+        array = np.asarray(pixels)
+    except (ValueError, TypeError) as error:  # ragged rows, mixed types
+        raise PixelsError(
+            "pixels must be a rectangular grid of numbers: every row the same length"
+        ) from error
+    return pixels_to_gray(array)
+
+
 def preprocess_image(data: bytes, max_pixels: int) -> npt.NDArray[np.float32]:
     """An encoded image file → the 28×28 digit (pixels 0-1) the model reads."""
     return normalise_digit(decode_image(data, max_pixels))
@@ -111,18 +185,21 @@ def preprocess_image(data: bytes, max_pixels: int) -> npt.NDArray[np.float32]:
 
 def preprocess_pixels(pixels: object) -> npt.NDArray[np.float32]:
     """A grid of pixel values (white digit on black, 0-255) → the 28×28 digit the model reads."""
-    try:
-        array = np.asarray(pixels)
-    except (ValueError, TypeError) as error:  # ragged rows, mixed types
-        raise PixelsError(f"pixels must be a rectangular grid of numbers: {error}") from error
-    return normalise_digit(pixels_to_gray(array))
+    return normalise_digit(_pixels_gray(pixels))
+
+
+def _nesting_depth(value: object) -> int:
+    """How deep lists nest along their first elements: 2 for rows of numbers."""
+    depth = 0
+    while isinstance(value, list):
+        depth += 1
+        value = value[0] if value else None
+    return depth
 
 
 def preprocess(image: RawImage, max_pixels: int) -> npt.NDArray[np.float32]:
     """Either form a client may send → the 28×28 digit the model reads."""
-    if isinstance(image, bytes):
-        return preprocess_image(image, max_pixels)
-    return preprocess_pixels(image)
+    return normalise_digit(to_gray(image, max_pixels))
 
 
 def to_png(digit: npt.NDArray[np.float32]) -> bytes:

@@ -4,10 +4,10 @@ Decoding the PNG is the largest cost of a request. imagecodecs' libspng decodes 
 canvas in ~0.44 ms of CPU against Pillow's ~0.72 ms, and it releases the GIL while it works, so the
 event loop and the other threads keep running. (Not imagecodecs' libpng, as fast: it leaks ~11 KB
 on every damaged file, which a client could repeat at will.) Only plain PNGs take this path: 8 bits
-per channel, gray, RGB or RGBA, not interlaced, and no tRNS chunk (a transparent colour, which
-Pillow reports as metadata rather than as pixels). PNG is lossless, so both decoders give the same
-pixels; anything else, and anything libspng refuses, is left to Pillow, whose errors say what was
-wrong.
+per channel, gray, RGB or RGBA, not interlaced, no tRNS chunk (a transparent colour, which Pillow
+reports as metadata rather than as pixels) and no eXIf chunk (an orientation to apply). PNG is
+lossless, so both decoders give the same pixels; anything else, and anything libspng refuses, is
+left to Pillow, whose errors say what was wrong.
 """
 
 from __future__ import annotations
@@ -45,13 +45,13 @@ def _plain_png_mode(data: bytes, max_pixels: int) -> str | None:
     mode = _MODES.get(colour_type)
     if bit_depth != 8 or mode is None or interlace or not 0 < width * height <= max_pixels:
         return None
-    # The chunks before the pixel data: a tRNS chunk among them sends the file to Pillow.
+    # The chunks before the pixel data: a tRNS or eXIf chunk among them sends the file to Pillow.
     offset = 8
     while offset + 8 <= len(data):
         length, kind = _CHUNK_HEADER.unpack_from(data, offset)
         if kind == b"IDAT":
             return mode
-        if kind == b"tRNS":
+        if kind in (b"tRNS", b"eXIf"):  # eXIf may turn the image: Pillow applies it
             return None
         offset += 12 + length  # length, type, data, CRC
     return None

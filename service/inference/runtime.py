@@ -9,6 +9,11 @@ else the newest. `reload` loads another version, records it in that file and swa
 worker processes follow the file (service/inference/watcher.py). A swap replaces one reference: a
 request holds the ServedModel it started with, so requests in flight finish on the old weights and
 new ones get the new weights, and none waits or fails.
+
+Verdicts (service/inference/verdict.py): each version carries its own fitted numbers (the `verdict`
+block of its metadata), so a ServedModel pairs weights with their VerdictPolicy and an answer's
+verdict, confidence and model_version always come from the same version. The not-a-digit detector
+is one file for every version (DETECTOR_PATH), loaded once.
 """
 
 from __future__ import annotations
@@ -26,7 +31,10 @@ import numpy as np
 import torch
 
 from service import metrics
-from service.imaging.normalise import Digits, RawImage, preprocess
+from service.imaging.errors import TooManyPiecesError
+from service.imaging.normalise import Digits, RawImage, to_gray
+from service.imaging.pieces import NumberPieces, number_pieces
+from service.imaging.segment import single_digit
 from service.inference.batcher import DynamicBatcher, PredictFn
 from service.inference.errors import (
     ModelUnavailableError,
@@ -34,14 +42,22 @@ from service.inference.errors import (
     UnknownVersionError,
     VersionLoadError,
 )
-from service.inference.predictor import Predictor, Probabilities
+from service.inference.predictor import Predictor
+from service.inference.reading import best_reading, holds_several_digits
+from service.inference.verdict import Outputs, Readings, VerdictPolicy
 from service.inference.watcher import CurrentVersionWatcher, signature
 from service.settings import Settings
-from training.checkpoint import ModelInfo, ModelLoadError, load_checkpoint
+from training.checkpoint import ModelInfo, ModelLoadError, load_checkpoint, load_detector
+from training.detector import NotDigitNet
 from training.model import resolve_device
 from training.versions import CURRENT_FILE, list_versions, read_current, write_current
 
 logger = logging.getLogger(__name__)
+# A /read image may offer this many pieces to score per digit allowed (cut candidates included).
+CANDIDATES_PER_DIGIT = 8
+# /predict reads an image that looks like several digits as a number when it offers at most this
+# many pieces to score (a handful of digits, touching ones included); beyond, it is no number.
+SEVERAL_CANDIDATES = 32
 
 
 @dataclass(frozen=True)
@@ -51,15 +67,7 @@ class ServedModel:
     version: int
     info: ModelInfo
     predict: PredictFn  # the batch forward pass of these weights (also the batcher's grouping key)
-
-
-def verdict(probabilities: Probabilities) -> list[str]:
-    """What each answer is: a digit, or something else.
-
-    HOOK(issue 14): issue 14's calibration and not-a-digit thresholds decide this; until they are
-    merged every answer is "digit".
-    """
-    return ["digit"] * len(probabilities)
+    policy: VerdictPolicy  # this version's fitted verdict numbers
 
 
 @dataclass
@@ -68,6 +76,8 @@ class ModelRuntime:
     device: torch.device | None = None
     served: ServedModel | None = None
     batcher: DynamicBatcher | None = None
+    detector: NotDigitNet | None = None
+    detector_info: ModelInfo | None = None
     failure: str | None = "the model is still loading"
     _pool: ThreadPoolExecutor | None = None
     _watcher: CurrentVersionWatcher | None = None
@@ -98,12 +108,22 @@ class ModelRuntime:
         seen = signature(self.model_dir / CURRENT_FILE)
         try:
             self.device = resolve_device(self.settings.device)
+            self._load_detector()
             self._serve(self._load(self._startup_version()))
         except (ModelLoadError, ValueError, RuntimeError) as error:
-            self.failure = str(error)
-            logger.error("model not loaded: %s", error)
+            self.failure = str(error)  # plain text: /health and every 503 show it to clients
+            cause = f" (cause: {error.__cause__})" if error.__cause__ else ""
+            logger.error("model not loaded: %s%s", error, cause)
         interval = self.settings.model_poll_interval
         self._watcher = CurrentVersionWatcher(self.model_dir, interval, self.follow, seen).start()
+
+    def _load_detector(self) -> None:
+        """The detector, when verdicts are on; a broken detector file stops the service like a
+        broken model (its answers would be wrong, not just less informative)."""
+        if not self.settings.verdicts:
+            return
+        assert self.device is not None
+        self.detector, self.detector_info = load_detector(self.settings.detector_path, self.device)
 
     def stop(self) -> None:
         if self._watcher:
@@ -127,7 +147,7 @@ class ModelRuntime:
         return max(versions)
 
     def _load(self, version: int) -> ServedModel:
-        """Load and warm up a version, without serving it yet."""
+        """Load and warm up a version, with its verdict numbers, without serving it yet."""
         started = time.perf_counter()
         if self.device is None:
             raise ModelLoadError(self.failure or "no device to load the model on")
@@ -135,7 +155,12 @@ class ModelRuntime:
         if weights is None:
             raise ModelLoadError(f"there is no model version {version}")
         model, info = load_checkpoint(weights, self.device)
-        predictor = Predictor(model, self.device)
+        policy = VerdictPolicy.from_metadata(
+            info.verdict,
+            self.detector_info.sha256 if self.detector_info else None,
+            self.settings.verdicts,
+        )
+        predictor = Predictor(model, self.device, self.detector if policy.uses_detector else None)
         predictor.warm_up(self.settings.max_batch_size)
         logger.info(
             "model version %d loaded from %s (sha256 %s…) on %s in %.2fs",
@@ -145,7 +170,7 @@ class ModelRuntime:
             self.device,
             time.perf_counter() - started,
         )
-        return ServedModel(version, info, predictor.predict)
+        return ServedModel(version, info, predictor.predict, policy)
 
     def _serve(self, model: ServedModel) -> None:
         previous = self.served
@@ -205,18 +230,105 @@ class ModelRuntime:
             raise ModelUnavailableError(self.failure or "unknown reason")
         return served
 
-    async def preprocess(self, images: Sequence[RawImage]) -> Digits:
-        """Decode and normalise off the event loop; (k, 28, 28) digits with pixels 0-1."""
+    async def preprocess(self, images: Sequence[RawImage], check_several: bool = False) -> Prepared:
+        """Decode and normalise off the event loop: (k, 28, 28) digits with pixels 0-1; with
+        `check_several` (and SEVERAL_DIGITS_CHECK on), also the candidate pieces of each image
+        whose ink looks like more than one digit, for predict_images to read."""
+        check = check_several and self.settings.several_digits_check
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self._preprocess_all, images)
+        return await loop.run_in_executor(self._pool, self._preprocess_all, images, check)
 
-    def _preprocess_all(self, images: Sequence[RawImage]) -> Digits:
-        limit = self.settings.max_image_pixels
-        return np.stack([preprocess(image, limit) for image in images])
+    def _preprocess_all(self, images: Sequence[RawImage], check: bool) -> Prepared:
+        settings = self.settings
+        digits, pieces = [], {}
+        budget = settings.max_queue // 4  # pieces one request may add to its batcher job
+        for index, image in enumerate(images):
+            gray = to_gray(image, settings.max_image_pixels)
+            digit, looks_several = single_digit(gray, check)
+            digits.append(digit)
+            if looks_several:
+                try:
+                    found = number_pieces(gray, settings.max_read_digits, SEVERAL_CANDIDATES)
+                except TooManyPiecesError:
+                    continue  # marks beyond reading as a number: the image's own verdict stands
+                if len(found.candidates) <= budget:
+                    budget -= len(found.candidates)
+                    pieces[index] = found
+        return Prepared(np.stack(digits), pieces)
 
-    async def predict(self, digits: Digits, model: ServedModel | None = None) -> Probabilities:
-        """(k, 10) probabilities for preprocessed digits, through the shared batcher, from `model`
-        (the one a request took at its start; default: the one serving now)."""
-        model = model or self.require_ready()
+    async def _outputs(self, digits: Digits, model: ServedModel) -> Outputs:
+        """(N, 11) raw outputs of `model` (the one a request took at its start), through the
+        shared batcher."""
         assert self.batcher is not None
         return await self.batcher.submit(digits, model.predict)
+
+    async def predict(self, digits: Digits, model: ServedModel | None = None) -> Readings:
+        """What `model` (default: the one serving now) reads in preprocessed digits."""
+        model = model or self.require_ready()
+        return model.policy.decide(await self._outputs(digits, model))
+
+    async def predict_images(
+        self, prepared: Prepared, model: ServedModel | None = None
+    ) -> Readings:
+        """/predict's answers: each image read as one digit, and those whose pieces read as a
+        number of several digits (reading.holds_several_digits) get verdict several_digits. The
+        images and all the pieces are one job of the batcher: one forward pass."""
+        model = model or self.require_ready()
+        parts = [prepared.digits, *(found.digits for found in prepared.pieces.values())]
+        outputs = await self._outputs(np.concatenate(parts), model)
+        count = len(prepared.digits)
+        several = np.zeros(count, dtype=bool)
+        start = count
+        for index, found in prepared.pieces.items():
+            end = start + len(found.candidates)
+            _, readings = self._judge(model, found, outputs[start:end])
+            several[index] = holds_several_digits(readings)
+            start = end
+        return model.policy.decide(outputs[:count], several)
+
+    async def answer(
+        self, images: Sequence[RawImage], model: ServedModel
+    ) -> tuple[Prepared, Readings]:
+        """What /predict answers for images, and /feedback stores for one: preprocessed with the
+        several-digits check, read by `model` with its verdict numbers."""
+        prepared = await self.preprocess(images, check_several=True)
+        return prepared, await self.predict_images(prepared, model)
+
+    async def read(self, image: RawImage, model: ServedModel | None = None) -> Reading:
+        """Read a number: segment off the event loop, score every candidate piece as one job of
+        the batcher (one forward pass), pick the best reading, and judge its pieces as /predict
+        judges a digit."""
+        model = model or self.require_ready()
+        loop = asyncio.get_running_loop()
+        pieces = await loop.run_in_executor(self._pool, self._pieces_of, image)
+        chosen, readings = self._judge(model, pieces, await self._outputs(pieces.digits, model))
+        return Reading(pieces, chosen, readings)
+
+    @staticmethod
+    def _judge(
+        model: ServedModel, pieces: NumberPieces, outputs: Outputs
+    ) -> tuple[list[int], Readings]:
+        """The best reading of a number's pieces, and the verdict machinery's readings of the
+        pieces it is made of."""
+        chosen = best_reading(pieces, outputs)
+        return chosen, model.policy.decide(outputs[chosen])
+
+    def _pieces_of(self, image: RawImage) -> NumberPieces:
+        settings = self.settings
+        gray = to_gray(image, settings.max_image_pixels)
+        # Every piece of one image is one job, and a job must fit in the queue.
+        most = min(settings.max_queue, CANDIDATES_PER_DIGIT * settings.max_read_digits)
+        return number_pieces(gray, settings.max_read_digits, most)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    digits: Digits  # (k, 28, 28): each image as one digit
+    pieces: dict[int, NumberPieces]  # image index → its candidate pieces, when it looks several
+
+
+@dataclass(frozen=True)
+class Reading:
+    pieces: NumberPieces
+    chosen: list[int]  # the candidates read, left to right (indices into pieces.candidates)
+    readings: Readings  # what the models make of each chosen piece, in the same order

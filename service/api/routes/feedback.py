@@ -18,7 +18,6 @@ from service.api.inputs import read_labelled_image
 from service.api.openapi import error_responses, image_request_body
 from service.api.responses import FastJSONResponse
 from service.api.schemas import FeedbackJSON, FeedbackStats, FeedbackStored
-from service.inference.runtime import verdict
 
 router = APIRouter(prefix="/feedback", tags=["feedback"])
 Store = Annotated[FeedbackStore, Depends(get_store)]
@@ -44,17 +43,16 @@ async def send_feedback(
     drawing, the 28×28 image the model read and its answer are kept to improve the model."""
     model = runtime.require_ready()
     image, right_answer = await read_labelled_image(request, runtime.settings.max_body_bytes)
-    digits = await runtime.preprocess([image])
-    probabilities = await runtime.predict(digits, model)
-    predicted = int(probabilities[0].argmax())
+    prepared, readings = await runtime.answer([image], model)  # what /predict would answer
+    predicted, verdict = readings.digits[0], readings.verdicts[0]
     keep_original = runtime.settings.feedback_keep_original
     row = NewFeedback(
         label=right_answer,
         predicted=predicted,
-        probabilities=probabilities[0].tolist(),
-        verdict=verdict(probabilities)[0],
+        probabilities=readings.probabilities[0].tolist(),
+        verdict=verdict,
         model_version=model.version,
-        digit=digits[0],
+        digit=prepared.digits[0],
         original=image if keep_original and isinstance(image, bytes) else None,  # not pixels
     )
     new_id = await store.run(store.add, row)
@@ -63,7 +61,7 @@ async def send_feedback(
         id=new_id,
         label=NOT_A_DIGIT if right_answer == NOT_A_DIGIT else int(right_answer),
         predicted=predicted,
-        verdict=row.verdict,
+        verdict=verdict,
         model_version=model.version,
     )
     return FastJSONResponse(stored, status_code=201, headers={"Location": f"/feedback/{new_id}"})

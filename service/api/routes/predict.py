@@ -13,36 +13,54 @@ from service.api.dependencies import Runtime
 from service.api.inputs import read_image, read_images
 from service.api.openapi import error_responses, image_request_body
 from service.api.responses import FastJSONResponse
-from service.api.schemas import BatchJSON, BatchPrediction, Prediction, PredictJSON
+from service.api.schemas import (
+    PREDICTION_EXAMPLES,
+    SEVERAL_DIGITS_HINT,
+    Alternative,
+    BatchJSON,
+    BatchPrediction,
+    Prediction,
+    PredictJSON,
+)
 from service.imaging.normalise import Digits, RawImage, to_png
-from service.inference.predictor import Probabilities
 from service.inference.runtime import ModelRuntime, ServedModel
+from service.inference.verdict import Readings
 
 router = APIRouter(tags=["predict"])
+
+
+def alternatives(readings: Readings, index: int) -> list[Alternative]:
+    """The runners-up of one image or piece, as every answer lists them."""
+    return [
+        Alternative(digit=a.digit, probability=a.probability) for a in readings.alternatives[index]
+    ]
 
 
 def _answers(
     runtime: ModelRuntime,
     model: ServedModel,
     digits: Digits,
-    probabilities: Probabilities,
+    readings: Readings,
     started: float,
     include_input: bool,
 ) -> list[Prediction]:
-    best = probabilities.argmax(axis=1).tolist()
-    metrics.count_predictions(best)
+    metrics.count_predictions(readings.digits, readings.verdicts)
     latency_ms = round((time.perf_counter() - started) * 1000, 3)
     answers = []
-    for digit, row, image in zip(best, probabilities, digits, strict=True):
+    for index, image in enumerate(digits):
         answer = Prediction(
-            digit=digit,
-            confidence=float(row[digit]),
-            probabilities=row.tolist(),
+            digit=readings.digits[index],
+            confidence=readings.confidence[index],
+            probabilities=readings.probabilities[index].tolist(),
+            alternatives=alternatives(readings, index),
+            verdict=readings.verdicts[index],
             model=model.info.name,
             model_version=model.version,
             device=runtime.device_name,
             latency_ms=latency_ms,
         )
+        if answer["verdict"] == "several_digits":
+            answer["hint"] = SEVERAL_DIGITS_HINT
         if include_input:
             answer["input_image"] = base64.b64encode(to_png(image)).decode()
         answers.append(answer)
@@ -53,11 +71,11 @@ async def _predict(
     runtime: ModelRuntime, images: list[RawImage], started: float, include_input: bool
 ) -> list[Prediction]:
     """Preprocess off the event loop, predict through the shared batcher, build the answers.
-    The model is taken once, at the start: a reload meanwhile does not change who answers."""
+    The model is taken once, at the start: a reload meanwhile does not change who answers, and
+    the verdict, confidence and model_version all come from that one version."""
     model = runtime.require_ready()
-    digits = await runtime.preprocess(images)
-    probabilities = await runtime.predict(digits, model)
-    return _answers(runtime, model, digits, probabilities, started, include_input)
+    prepared, readings = await runtime.answer(images, model)
+    return _answers(runtime, model, prepared.digits, readings, started, include_input)
 
 
 IncludeInput = Annotated[
@@ -69,7 +87,10 @@ IncludeInput = Annotated[
     "/predict",
     summary="Read the digit in one image",
     response_model=Prediction,
-    responses=error_responses(413, 415, 422, 503),
+    responses={
+        200: {"content": {"application/json": {"examples": PREDICTION_EXAMPLES}}},
+        **error_responses(413, 415, 422, 503),
+    },
     openapi_extra=image_request_body("file", PredictJSON, many=False),
 )
 async def predict(

@@ -222,18 +222,20 @@ async def _infer(request: Request, runtime: ModelRuntime, stats: InferStats) -> 
     parsed = v2_codec.parse_infer_request(payload, binary, settings.max_images_per_request)
     digits = parsed.digits
     if digits is None:  # `image`: encoded files, normalised exactly as /predict does
-        digits = await runtime.preprocess(parsed.images or [])
+        digits = (await runtime.preprocess(parsed.images or [])).digits
     stats.compute_input.add(started)
 
     started = time.perf_counter_ns()
-    probabilities = await runtime.predict(digits, model)
+    readings = await runtime.predict(digits, model)
     stats.compute_infer.add(started)
     stats.execution_count += 1
     stats.inference_count += len(digits)
 
     started = time.perf_counter_ns()
-    metrics.count_predictions(probabilities.argmax(axis=1).tolist())
-    header, binary_out = v2_codec.encode_response(parsed, probabilities, model.version)
+    metrics.count_predictions(readings.digits, readings.verdicts)
+    header, binary_out = v2_codec.encode_response(
+        parsed, readings.probabilities, readings.digits, readings.verdicts, model.version
+    )
     stats.compute_output.add(started)
     if not binary_out:
         return Response(header, media_type="application/json")

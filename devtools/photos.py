@@ -1,0 +1,133 @@
+"""A photo-like test set: MNIST test digits written on paper and photographed with a phone.
+
+Each picture: paper of a random tint with a fine texture, often ruled (blue lines, sometimes a red
+margin) or squared; the digit in blue, black or red ink, written across the lines; uneven light (a
+gradient and a soft shadow); a little blur and sensor noise; saved as JPEG at a random quality. A
+share is stored rotated with an EXIF orientation tag, as phones do, so the upright picture is only
+what a reader that honours the tag sees. Nothing here is used for fitting anything.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+PAPERS = {  # RGB
+    "white": (245, 245, 240),
+    "cream": (248, 238, 205),
+    "blue tint": (222, 232, 245),
+    "grey": (215, 215, 212),
+    "pink": (248, 225, 228),
+}
+INKS = {"blue": (25, 45, 160), "black": (30, 30, 35), "red": (175, 30, 35), "pencil": (95, 95, 100)}
+RULES = ("none", "ruled", "ruled + margin", "squared")
+# EXIF orientation → the transpose that makes the stored picture from the upright one.
+STORED = {
+    3: Image.Transpose.ROTATE_180,
+    6: Image.Transpose.ROTATE_90,
+    8: Image.Transpose.ROTATE_270,
+}
+
+
+@dataclass(frozen=True)
+class Photo:
+    jpeg: bytes
+    label: int
+    paper: str
+    ink: str
+    rules: str
+    orientation: int
+
+
+def _smooth(rng: np.random.Generator, height: int, width: int, cells: int) -> np.ndarray:
+    coarse = (rng.random((cells, cells)) * 255).astype(np.uint8)
+    return (
+        np.asarray(
+            Image.fromarray(coarse).resize((width, height), Image.Resampling.BICUBIC), np.float32
+        )
+        / 255
+    )
+
+
+def photograph(digit: np.ndarray, rng: np.random.Generator) -> tuple[Image.Image, dict[str, str]]:
+    """One MNIST digit (28×28 uint8, white on black) written on paper, as an upright RGB photo."""
+    width, height = int(rng.integers(300, 900)), int(rng.integers(300, 900))
+    paper_name = str(rng.choice(list(PAPERS)))
+    ink_name = str(rng.choice(list(INKS)))
+    rules = str(rng.choice(RULES))
+    paper = np.ones((height, width, 3), np.float32) * np.array(PAPERS[paper_name], np.float32)
+    paper *= 1 + 0.03 * (_smooth(rng, height, width, 40)[..., None] - 0.5)  # fibre texture
+
+    # The digit: a smooth enlargement cut at a level, a pen with soft edges.
+    digit_height = int(rng.uniform(0.3, 0.7) * min(width, height))
+    big = Image.fromarray(digit).resize((digit_height, digit_height), Image.Resampling.BICUBIC)
+    big = big.filter(ImageFilter.GaussianBlur(digit_height / 90))
+    stroke = np.clip((np.asarray(big, np.float32) - rng.uniform(40, 110)) / 60, 0, 1)
+    top = int(rng.integers(0, height - digit_height))
+    left = int(rng.integers(0, width - digit_height))
+    coverage = np.zeros((height, width), np.float32)
+    coverage[top : top + digit_height, left : left + digit_height] = stroke
+
+    # Ruled lines about half a digit apart, so the digit crosses two or three of them.
+    lines = np.zeros((height, width), np.float32)
+    spacing = max(12, int(digit_height * rng.uniform(0.4, 0.75)))
+    thickness = int(rng.integers(1, 4))
+    offset = int(rng.integers(0, spacing))
+    if rules != "none":
+        for y in range(offset, height, spacing):
+            tilt = np.clip(np.round(y + np.arange(width) * rng.normal(0, 0.004)), 0, height - 1)
+            for t in range(thickness):
+                lines[np.clip(tilt.astype(int) + t, 0, height - 1), np.arange(width)] = 1
+    if rules == "squared":
+        for x in range(offset, width, spacing):
+            lines[:, x : x + thickness] = 1
+    rule_colour = np.array([120, 160, 215], np.float32)
+    paper = paper * (1 - 0.55 * lines[..., None]) + rule_colour * 0.55 * lines[..., None]
+    if rules == "ruled + margin":
+        x = int(width * rng.uniform(0.05, 0.2))
+        paper[:, x : x + thickness + 1] = (225, 120, 120)
+
+    strength = rng.uniform(0.75, 1.0)
+    ink = np.array(INKS[ink_name], np.float32)
+    alpha = coverage[..., None] * strength
+    photo = paper * (1 - alpha) + ink * alpha
+
+    # Light: a gradient across the sheet and a soft shadow (a hand, the phone).
+    gradient = np.linspace(rng.uniform(0.55, 0.9), 1.0, width if rng.random() < 0.5 else height)
+    light = gradient[None, :] if len(gradient) == width else gradient[:, None]
+    light = light * (1 - rng.uniform(0.0, 0.35) * (_smooth(rng, height, width, 3) > 0.6))
+    photo = (
+        photo
+        * np.asarray(
+            Image.fromarray((light * 255).astype(np.uint8)).filter(
+                ImageFilter.GaussianBlur(min(width, height) * 0.04)
+            ),
+            np.float32,
+        )[..., None]
+        / 255
+    )
+    photo += rng.normal(0, rng.uniform(1.5, 6), photo.shape)
+    image = Image.fromarray(np.clip(photo, 0, 255).astype(np.uint8))
+    image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.4)))
+    return image, {"paper": paper_name, "ink": ink_name, "rules": rules}
+
+
+def photos(images: np.ndarray, labels: np.ndarray, count: int, seed: int = 0) -> list[Photo]:
+    rng = np.random.default_rng(seed)
+    picks = rng.choice(len(images), size=count, replace=False)
+    result = []
+    for index in picks:
+        upright, kinds = photograph(images[index], rng)
+        orientation = int(rng.choice([1, 1, 3, 6, 8]))
+        stored = upright.transpose(STORED[orientation]) if orientation != 1 else upright
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        buffer = io.BytesIO()
+        stored.save(buffer, "JPEG", quality=int(rng.integers(40, 92)), exif=exif.tobytes())
+        result.append(
+            Photo(buffer.getvalue(), int(labels[index]), orientation=orientation, **kinds)
+        )
+    return result

@@ -1,0 +1,125 @@
+"""The page's frame: title, icon, layout, and the few rules and scripts Streamlit has no option for.
+
+Layout: the views put their input (a fixed-width block, the canvas's width) and their answer (at
+least ANSWER_MIN_WIDTH) in one wrapping row, so the answer goes beside the input when both fit and
+below it when they do not; the canvas itself is never cut, from a 360 px phone to a 1920 px screen,
+sidebar open or closed. Streamlit's wide layout pads the page by 5rem a side at any width; here the
+padding shrinks with the window, and the content stops at MAX_WIDTH so a big screen does not
+stretch the answer's chart across it.
+
+Scripts (st.html with JavaScript, in a hidden container): hide the canvas component's own
+hover-only toolbar (the page has real Undo/Redo/Clear buttons instead), and scroll an answer into
+view when it appears out of sight (on a phone, below the canvas).
+"""
+
+from __future__ import annotations
+
+import json
+
+import streamlit as st
+
+TITLE = "Digit reader"
+ICON = "✍️"
+MAX_WIDTH = "72rem"
+ANSWER_MIN_WIDTH = "20rem"
+TOUCH_TARGET = "2.75rem"  # 44 px: the smallest comfortable size for a fingertip
+
+CSS = f"""
+<style>
+[data-testid="stMainBlockContainer"] {{
+  padding: 2.5rem clamp(1rem, 4vw, 4rem) 4rem; max-width: {MAX_WIDTH};
+}}
+[class*="st-key-script_"], div:has(> [class*="st-key-script_"]) {{display: none;}}
+.digit-card {{display: flex; align-items: baseline; gap: 1rem; margin-bottom: .25rem;}}
+.digit-card .label {{color: #808495; font-size: 1rem;}}
+.predicted-digit {{font-size: 7rem; font-weight: 700; line-height: 1; color: #ff4b4b;}}
+.predicted-digit.uncertain {{color: #808495;}}
+[data-testid="stImage"] img {{image-rendering: pixelated;}}
+[class*="st-key-answer_"] {{min-width: min(100%, {ANSWER_MIN_WIDTH}); scroll-margin-top: 4rem;}}
+.st-key-draw_input button {{min-height: {TOUCH_TARGET}; min-width: {TOUCH_TARGET};}}
+.st-key-draw_controls button {{padding-inline: .7rem;}}
+[class*="st-key-chart_row_"] > div:first-child {{min-width: min(100%, 16rem);}}
+</style>
+"""
+
+# The canvas lives in a shadow root, out of reach of the page's CSS: add the rule inside it, for
+# every canvas that appears (a new key remounts the component).
+HIDE_CANVAS_TOOLBAR = """
+(() => {
+  if (window.digitReaderToolbarHidden) return;
+  window.digitReaderToolbarHidden = true;
+  const patch = () => {
+    for (const host of document.querySelectorAll('[data-testid="stBidiComponentIsolated"]')) {
+      const root = host.shadowRoot;
+      // Only the canvas has such a shadow root here; its content may not be built yet.
+      if (root && !root.querySelector('style[data-digit-reader]')) {
+        const style = document.createElement('style');
+        style.dataset.digitReader = '';
+        style.textContent = '.dc-toolbar {display: none !important;}';
+        root.appendChild(style);
+      }
+    }
+  };
+  patch();
+  new MutationObserver(patch).observe(document.body, {childList: true, subtree: true});
+})();
+"""
+
+
+def setup() -> None:
+    """Must run first: Streamlit takes the page's settings only before any element."""
+    st.set_page_config(page_title=TITLE, page_icon=ICON, layout="wide")
+    st.html(CSS)  # style-only HTML goes to an invisible container, taking no space
+    _script("hide_toolbar", HIDE_CANVAS_TOOLBAR)
+
+
+def header() -> None:
+    st.title(f"{ICON} {TITLE}")
+    st.markdown(
+        "Draw one digit (0–9) in the black square with your mouse or finger and press "
+        "**Predict**, or upload a picture of one in the *Upload* tab."
+    )
+
+
+def answer_container(view: str) -> st.delta_generator.DeltaGenerator:
+    """The block a view's answer goes in; beside the input when there is room, else below it."""
+    return st.container(key=f"answer_{view}")
+
+
+def scroll_to_answer(view: str, serial: int) -> None:
+    """Bring the view's answer into sight if it is not (once per `serial`: a script whose text
+    is unchanged is not run again on the next rerun, so the page does not jump on every stroke)."""
+    selector = json.dumps(f".st-key-answer_{view}")
+    _script(
+        f"scroll_{view}",
+        f"""
+        // answer {serial}
+        (() => {{
+          // Only when the answer starts out of sight (on a phone, below the canvas). Then hold
+          // its top near the top of the window for up to 3 s, since while the answer is still
+          // being drawn the page may be too short to scroll that far; a touch, a wheel or a key
+          // hands the scrolling back to the person at once.
+          const answer = document.querySelector({selector});
+          if (!answer) return;
+          const first = answer.getBoundingClientRect().top;
+          if (first >= 0 && first <= window.innerHeight * 0.5) return;
+          const events = ["touchstart", "wheel", "keydown", "mousedown"];
+          const stop = () => {{
+            clearInterval(timer);
+            for (const name of events) window.removeEventListener(name, stop, true);
+          }};
+          for (const name of events) window.addEventListener(name, stop, true);
+          const started = Date.now();
+          const timer = setInterval(() => {{
+            if (!answer.isConnected || Date.now() - started > 3000) return stop();
+            const top = answer.getBoundingClientRect().top;
+            if (top < 0 || top > 120) answer.scrollIntoView({{block: "start"}});
+          }}, 100);
+        }})();
+        """,
+    )
+
+
+def _script(name: str, code: str) -> None:
+    with st.container(key=f"script_{name}"):
+        st.html(f"<script>{code}</script>", unsafe_allow_javascript=True)

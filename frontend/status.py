@@ -1,0 +1,74 @@
+"""The service's status in the sidebar: is it there, can it predict, with which model.
+
+GET /health is asked when the page opens, after every request the page sends (a failed Predict
+shows the service as down at once, the next successful one as back), on "Check again", and when
+the last answer is older than HEALTH_TTL_S; strokes alone, which rerun the page, do not ask it.
+The sidebar is drawn last in the script, so it reports what this run's request found out.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import streamlit as st
+
+from frontend import attempts
+from frontend import client as api
+
+HEALTH_TTL_S = 10.0
+_CACHE = "health"
+
+
+@dataclass(frozen=True)
+class _Checked:
+    config: api.ApiConfig
+    at: float
+    after_requests: int  # attempts.requests_made() when it was asked
+    status: api.Health | api.ApiError
+
+
+def health(config: api.ApiConfig, force: bool = False) -> api.Health | api.ApiError:
+    """/health, or the error that kept it from answering; reused until something may have changed."""
+    cached = st.session_state.get(_CACHE)
+    if (
+        not force
+        and isinstance(cached, _Checked)
+        and cached.config == config
+        and cached.after_requests == attempts.requests_made()
+        and time.monotonic() - cached.at < HEALTH_TTL_S
+    ):
+        return cached.status
+    try:
+        status: api.Health | api.ApiError = api.get_health(config)
+    except api.ApiError as error:
+        status = error
+    st.session_state[_CACHE] = _Checked(config, time.monotonic(), attempts.requests_made(), status)
+    return status
+
+
+def sidebar(config: api.ApiConfig) -> None:
+    with st.sidebar:
+        st.header("Prediction service")
+        recheck = st.button("Check again", key="recheck", icon=":material/refresh:")
+        status = health(config, force=recheck)
+        if isinstance(status, api.ApiError):
+            st.error(attempts.sentence(status.message), icon=":material/cloud_off:")
+        elif status.ok and status.model:
+            st.success("Ready", icon=":material/check_circle:")
+            accuracy = status.model.test_accuracy
+            st.markdown(
+                f"**Model** {status.model.name}  \n"
+                f"**Test accuracy** {'n/a' if accuracy is None else f'{accuracy:.2%}'}  \n"
+                f"**Device** {status.device}  \n"
+                f"**Parameters** {status.model.parameters:,}"
+            )
+        else:
+            st.warning(
+                f"Reachable, but it cannot predict: {status.reason or 'model not loaded'}",
+                icon=":material/hourglass_empty:",
+            )
+        st.caption("API URL")
+        st.code(config.url, language=None)
+        if config.api_key:
+            st.caption("Sending the API key from API_KEY.")

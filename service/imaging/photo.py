@@ -1,0 +1,168 @@
+"""Clean up a photo of paper before the digit is cut out: uneven light, ruled and grid lines, specks.
+
+Pure functions of pixels (numpy, Pillow, scipy.ndimage). A canvas drawing or a clean scan never
+comes here: `looks_like_photo` sends only pictures whose background is noisy or shaded, so the
+canvas path stays exactly as it was.
+
+The steps, on a copy at most WORK_SIDE pixels a side (a 12-megapixel photo is mostly paper):
+1. the paper's light, estimated at low resolution where the ink is too thin to count (a grey
+   closing), is divided out: shadows and gradients go;
+2. ink = how much darker than its paper each pixel is, stretched to 0-255 (colour ink on tinted
+   paper ends up as strong as black ink on white);
+3. long thin horizontal and vertical lines that cross most of the picture (ruled paper, grids)
+   are removed, and the strokes that crossed them are joined again;
+4. specks (paper texture, dust, JPEG noise that survived) are dropped.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+WORK_SIDE = 640
+PAPER_WINDOW = (
+    0.12  # the paper's light is judged over this share of the picture: wider than a stroke
+)
+# A clean image has most of its background at one value; a photo's paper never does.
+CLEAN_SHARE = 0.6
+MIN_PHOTO_SIDE = 32  # in the background sample: smaller pictures are MNIST-like inputs, not photos
+NEAR_BACKGROUND = 3  # grey levels
+LINE_SPAN = 0.6  # a ruled line crosses at least this share of the picture
+RUN_SHARE = 0.1  # ... in straight thin runs at least this share of the picture long
+LINE_THICKNESS = 0.05  # ... and is at most this share of the picture thick
+SPECK_SHARE = 0.02  # pieces with less ink than this share of the largest piece are specks
+HEAVY_SHARE = 0.25  # pieces this heavy stay wherever they are
+NEAR_SHARE = 0.25  # lighter pieces stay this close to the largest (a share of its size)
+INK_LEVEL = 64  # after stretching: clearly ink, a quarter of the strongest
+NOISE_LEVEL = 24  # fainter than this is paper texture or noise
+
+
+def looks_like_photo(sample: np.ndarray, background: float) -> bool:
+    """Whether a grid sample of a picture's pixels shows paper rather than a flat background.
+
+    Only the pixels on the paper's side of the midway grey are judged, so the amount of ink does
+    not matter: in a drawing or a scan nearly all of them sit at the background value; on a photo
+    of paper (noise, texture, shading) they spread."""
+    if min(sample.shape) < MIN_PHOTO_SIDE:
+        return False
+    values = sample.astype(np.int16)
+    far = int(values.min()) if background > 127 else int(values.max())
+    midway = (background + far) / 2
+    paper = values[values > midway] if background > 127 else values[values < midway]
+    if paper.size == 0:
+        return False
+    near = np.abs(paper - round(background)) <= NEAR_BACKGROUND
+    return float(near.mean()) < CLEAN_SHARE
+
+
+def _work_copy(gray: np.ndarray) -> np.ndarray:
+    longer = max(gray.shape)
+    if longer <= WORK_SIDE:
+        return gray
+    factor = -(-longer // WORK_SIDE)
+    return np.asarray(Image.fromarray(gray).reduce(factor))
+
+
+def _paper_light(dark_ink: np.ndarray) -> np.ndarray:
+    """The paper's brightness at every pixel, for dark ink on light paper (float32)."""
+    height, width = dark_ink.shape
+    coarse_side = 96
+    scale = coarse_side / max(height, width)
+    size = (max(8, round(width * scale)), max(8, round(height * scale)))
+    coarse = np.asarray(Image.fromarray(dark_ink).resize(size, Image.Resampling.BOX), np.float32)
+    # Ink is darker than paper: a grey closing (the brightest value around each point, then the
+    # darkest of those) removes every dark feature narrower than the window (pen strokes, lines)
+    # and keeps the edges of broad light changes (a shadow) where they are.
+    window = max(3, round(coarse_side * PAPER_WINDOW))
+    paper = ndimage.grey_closing(coarse, size=(window, window), mode="nearest")
+    paper = ndimage.uniform_filter(paper, size=3, mode="nearest")
+    full = Image.fromarray(paper).resize((width, height), Image.Resampling.BILINEAR)
+    return np.maximum(np.asarray(full, np.float32), 1.0)
+
+
+def _remove_lines(ink: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ink and mask without long thin horizontal and vertical lines, strokes across them rejoined."""
+    height, width = mask.shape
+    for axis in (0, 1):  # 0: horizontal lines (along the rows), 1: vertical ones
+        span = width if axis == 0 else height
+        across = height if axis == 0 else width
+        length = max(8, round(span * RUN_SHARE))
+        along = (1, length) if axis == 0 else (length, 1)
+        # Tolerate a slight tilt: thicken the mask across the line before looking for long runs.
+        tilt = (3, 1) if axis == 0 else (1, 3)
+        runs = ndimage.binary_opening(ndimage.binary_dilation(mask, np.ones(tilt)), np.ones(along))
+        labels, count = ndimage.label(runs)
+        if not count:
+            continue
+        thin_runs = np.zeros_like(mask)
+        for index, piece in enumerate(ndimage.find_objects(labels), start=1):
+            thickness = piece[0] if axis == 0 else piece[1]
+            if thickness.stop - thickness.start <= max(4, LINE_THICKNESS * across) + 2:
+                thin_runs[piece] |= labels[piece] == index
+        # A ruled line is a row of thin runs across most of the picture, even where shadow or a
+        # crossing digit breaks it into pieces (a few rows together, for a slight tilt).
+        near_rows = ndimage.maximum_filter1d(thin_runs, size=5, axis=axis)
+        coverage = near_rows.mean(axis=1 - axis)
+        on_a_line = coverage >= LINE_SPAN
+        lines = thin_runs & (on_a_line[:, None] if axis == 0 else on_a_line[None, :])
+        if not lines.any():
+            continue
+        band = lines & mask
+        kept = mask & ~band
+        # Rejoin strokes that crossed a line: close gaps across it, only inside the removed band.
+        band_thickness = max(3, round(LINE_THICKNESS * across))
+        bridge = (band_thickness, 1) if axis == 0 else (1, band_thickness)
+        rejoined = ndimage.binary_closing(kept, np.ones(bridge)) & band
+        mask = kept | rejoined
+        # The line's faint anti-aliased edges go with it.
+        removed = ndimage.binary_dilation(band & ~rejoined, np.ones((3, 3))) & ~mask
+        ink = np.where(removed, 0, ink).astype(ink.dtype)
+    return ink, mask
+
+
+def _drop_specks(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Keep the largest piece of ink, the pieces nearly as heavy, and small ones close to it (a
+    5's flag, a stroke broken by a removed line); drop the rest (texture, line ends, dust)."""
+    labels, count = ndimage.label(mask, np.ones((3, 3)))
+    if count < 2:
+        return ink
+    mass = ndimage.sum_labels(ink.astype(np.float32), labels, np.arange(1, count + 1))
+    boxes = ndimage.find_objects(labels)
+    main = boxes[int(mass.argmax())]
+    grow_y = (main[0].stop - main[0].start) * NEAR_SHARE
+    grow_x = (main[1].stop - main[1].start) * NEAR_SHARE
+    keep = [False]
+    for box, weight in zip(boxes, mass, strict=True):
+        near = (
+            box[0].stop > main[0].start - grow_y
+            and box[0].start < main[0].stop + grow_y
+            and box[1].stop > main[1].start - grow_x
+            and box[1].start < main[1].stop + grow_x
+        )
+        keep.append(
+            weight >= HEAVY_SHARE * mass.max() or (near and weight >= SPECK_SHARE * mass.max())
+        )
+    return np.where(np.asarray(keep)[labels], ink, 0).astype(ink.dtype)
+
+
+def clean_photo(gray: np.ndarray, dark_ink: bool) -> np.ndarray:
+    """A photo of a digit on paper → its ink as uint8, white on black, background 0."""
+    work = _work_copy(gray)
+    if not dark_ink:  # light ink on a dark board: the same steps on the inverted picture
+        work = 255 - work
+    paper = _paper_light(work)
+    # How much darker than its own paper each pixel is, as a share of the paper's light.
+    darkness = np.clip(1.0 - work.astype(np.float32) / paper, 0.0, 1.0)
+    noise = float(np.percentile(darkness, 50))
+    strongest = float(np.percentile(darkness, 99.9))
+    if strongest - noise <= 0:
+        return np.zeros_like(work)
+    ink = np.clip((darkness - noise) / (strongest - noise), 0, 1)
+    ink = (ink * 255).astype(np.uint8)
+    ink, mask = _remove_lines(ink, ink > INK_LEVEL)
+    kept = _drop_specks(ink, mask) > INK_LEVEL
+    # The strokes' soft edges stay; faint marks anywhere else (line remnants, texture) go, since
+    # the crop to the digit would count them.
+    near_strokes = ndimage.binary_dilation(kept, np.ones((3, 3)), iterations=2)
+    return np.where(near_strokes & (ink > NOISE_LEVEL), ink, 0).astype(np.uint8)
