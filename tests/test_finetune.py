@@ -1,5 +1,6 @@
-"""The fine-tune recipe's parts in-process: the held-out split, the loss for not_a_digit, the loop,
-and the command on a small database, down to the metadata's lineage. tests/test_learning.py runs
+"""The fine-tune recipe's parts in-process: the held-out split, what not_a_digit corrections are
+for, the loop, and the command on a small database, down to the metadata's lineage and the
+refitted verdict numbers. tests/test_learning.py runs
 it end to end as a separate command against a live service."""
 
 from __future__ import annotations
@@ -14,13 +15,23 @@ import torch
 
 from feedback.migrate import upgrade
 from feedback.store import Correction, FeedbackStore, NewFeedback
+from service.inference.verdict import VerdictPolicy
 from tests.conftest import MODEL_PATH
 from training import train
-from training.checkpoint import load_checkpoint
+from training.checkpoint import load_checkpoint, load_detector
 from training.data import MnistSplit
-from training.finetune import NON_DIGIT, CorrectionSet, FinetuneRecipe, _loss, finetune, split
+from training.finetune import (
+    NON_DIGIT,
+    NOT_A_DIGIT_CORRECTIONS,
+    CorrectionSet,
+    FinetuneRecipe,
+    finetune,
+    split,
+)
 from training.metadata import sha256_of
 from training.model import count_parameters
+
+DETECTOR_PATH = MODEL_PATH.with_name("not_a_digit.pth")
 
 
 def corrections(count: int) -> list[Correction]:
@@ -47,18 +58,15 @@ def test_a_tenth_is_held_out_the_same_way_every_time_and_none_of_a_handful() -> 
     assert ids(few_kept) == ids(corrections(9)) and few_held == []
 
 
-def test_not_a_digit_is_taught_a_uniform_answer() -> None:
-    labels = torch.tensor([3, NON_DIGIT])
-    sure_three = torch.tensor([[0.0] * 3 + [20.0] + [0.0] * 6] * 2)
-    undecided = torch.zeros(2, 10)
-    # A confident 3 is right for the digit and wrong for the non-digit ...
-    digit_part = _loss(sure_three[:1], labels[:1], 0.5)
-    assert digit_part < 1e-6
-    # ... and a flat answer costs the non-digit only log(10), its minimum.
-    flat = _loss(undecided[1:], labels[1:], 1.0)
-    assert flat == pytest.approx(np.log(10), rel=1e-5)
-    assert _loss(sure_three[1:], labels[1:], 1.0) > flat
-    assert CorrectionSet.of(corrections(3)).labels.tolist() == [1, 2, 3]
+def test_not_a_digit_corrections_are_kept_apart_from_the_digits_the_classifier_learns() -> None:
+    rows = corrections(3)
+    rows.append(
+        Correction(4, rows[-1].created_at, "not_a_digit", 8, 1, np.ones((28, 28), np.float32))
+    )
+    both = CorrectionSet.of(rows)
+    assert both.labels.tolist() == [1, 2, 3, NON_DIGIT]
+    assert both.digits().labels.tolist() == [1, 2, 3]  # the classifier's training data
+    assert both.non_digits().shape == (1, 28, 28) and both.non_digits().min() == 1.0
 
 
 def test_the_loop_keeps_the_network_and_moves_its_weights(
@@ -70,7 +78,7 @@ def test_the_loop_keeps_the_network_and_moves_its_weights(
     wrong = CorrectionSet(digits[:32], (torch.from_numpy(labels[:32]) + 1) % 10)
     replay = MnistSplit(digits[32:], torch.from_numpy(labels[32:64]))
     recipe = FinetuneRecipe(epochs=2, corrections_per_batch=16, replay_per_batch=8)
-    tuned = finetune(base, wrong, replay, recipe, torch.device("cpu"), progress=False)
+    tuned = finetune(base, wrong.digits(), replay, recipe, torch.device("cpu"), progress=False)
     assert not tuned.training and count_parameters(tuned) == 21_840
     assert not torch.equal(tuned.fc2.weight, base.fc2.weight)
 
@@ -102,5 +110,17 @@ def test_the_command_writes_weights_and_lineage(
     accuracy = lineage["mnist_test_accuracy"]
     assert accuracy["base"] == pytest.approx(0.9934) and accuracy["finetuned"] > 0.98
     assert metadata["recipe"]["epochs"] == 1 and lineage["forced"] is False
-    assert lineage["written_model_trained_on"] == 41  # after the held-out check, all of them
+    assert lineage["written_model_trained_on"] == 40  # after the held-out check, all the digits
+    # The new weights' own verdict numbers, fitted with the detector every version uses: the
+    # version answers verdicts and calibrated confidence once published.
+    _, info = load_checkpoint(output, torch.device("cpu"))
+    _, detector = load_detector(DETECTOR_PATH, torch.device("cpu"))
+    assert info.verdict is not None and info.verdict["detector_sha256"] == detector.sha256
+    assert info.verdict["temperature"] > 0
+    policy = VerdictPolicy.from_metadata(info.verdict, detector.sha256, enabled=True)
+    assert policy.uses_detector
+    # The not_a_digit correction counted as a non-digit in the refit's check.
+    assert metadata["verdict"]["check_figures"][NOT_A_DIGIT_CORRECTIONS]["count"] == 1
+    assert "right_when_digit" not in metadata["verdict"]["check_figures"][NOT_A_DIGIT_CORRECTIONS]
+    assert set(metadata["verdict_targets"]) >= {"mnist", "semeion", "scribbles"}
     assert output.with_name("tuned_confusion.png").is_file()

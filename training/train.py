@@ -243,6 +243,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--base", type=Path, help="finetune: the model to start from")
     parser.add_argument(
+        "--detector",
+        type=Path,
+        help="finetune: the not-a-digit detector the service uses, for the refitted verdict "
+        "numbers (default: models/not_a_digit.pth)",
+    )
+    parser.add_argument(
         "--force",
         action="store_true",
         help="finetune: write the model even when it loses over 0.3 points of MNIST test accuracy",
