@@ -39,6 +39,10 @@ def main() -> None:
         f"\n{run.corrections} corrections from Semeion's lines 1-{run.corrections}, "
         f"fine-tuned, published as version {run.version} and reloaded:\n"
         f"  Semeion lines 1,001-1,593   {run.semeion_before:.2%} → {run.semeion_after:.2%}\n"
+        f'    answered "digit"         {run.answered_digit_before:.2%} → '
+        f"{run.answered_digit_after:.2%}\n"
+        f'    right when "digit"       {run.right_when_digit_before:.2%} → '
+        f"{run.right_when_digit_after:.2%}\n"
         f"  MNIST test (10,000)         {run.mnist_before:.2%} → {run.mnist_after:.2%} "
         f"({(run.mnist_after - run.mnist_before) * 100:+.2f} points)\n"
         f"  held-out corrections        {run.heldout_before:.1%} → {run.heldout_after:.1%}\n"

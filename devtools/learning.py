@@ -38,8 +38,16 @@ BATCH = 64  # the service's MAX_IMAGES_PER_REQUEST
 @dataclass(frozen=True)
 class LearningRun:
     corrections: int
-    semeion_before: float  # lines 1,001-1,593, through the service
+    semeion_before: (
+        float  # lines 1,001-1,593, through the service (the digit, whatever the verdict)
+    )
     semeion_after: float
+    # The same answers' verdicts: the share answered "digit" (neither unsure nor not_a_digit), and
+    # how often those were right. The new version answers with its own refitted verdict numbers.
+    answered_digit_before: float
+    answered_digit_after: float
+    right_when_digit_before: float
+    right_when_digit_after: float
     mnist_before: float  # MNIST test, from the fine-tune's own check
     mnist_after: float
     heldout_before: float | None  # the fine-tune's held-out corrections
@@ -49,9 +57,17 @@ class LearningRun:
     metadata: dict[str, Any]
 
 
-def _measure(url: str, pngs: list[bytes], labels: np.ndarray) -> tuple[float, set[int]]:
-    """Accuracy over the images and the model versions that answered."""
-    right, versions = 0, set()
+@dataclass(frozen=True)
+class Measure:
+    accuracy: float
+    versions: set[int]  # the model versions that answered
+    answered_digit: float  # share with verdict "digit"
+    right_when_digit: float
+
+
+def _measure(url: str, pngs: list[bytes], labels: np.ndarray) -> Measure:
+    """Accuracy over the images, the verdicts, and the model versions that answered."""
+    right, versions, digit, right_digit = 0, set(), 0, 0
     with httpx.Client(base_url=url, timeout=120) as client:
         for start in range(0, len(pngs), BATCH):
             files = [
@@ -61,9 +77,13 @@ def _measure(url: str, pngs: list[bytes], labels: np.ndarray) -> tuple[float, se
             answer = client.post("/predict/batch", files=files)
             answer.raise_for_status()
             for offset, prediction in enumerate(answer.json()["predictions"]):
-                right += prediction["digit"] == labels[start + offset]
+                is_right = prediction["digit"] == labels[start + offset]
+                right += is_right
                 versions.add(prediction["model_version"])
-    return right / len(pngs), versions
+                if prediction["verdict"] == "digit":
+                    digit += 1
+                    right_digit += is_right
+    return Measure(right / len(pngs), versions, digit / len(pngs), right_digit / max(digit, 1))
 
 
 async def _send(url: str, pngs: list[bytes], labels: np.ndarray) -> list[int]:
@@ -118,8 +138,11 @@ def run(
     command = [sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", str(port)]
     url = f"http://127.0.0.1:{port}"
     with run_server(command, f"{url}/health", env, "corrections", timeout=120):
-        before, versions = _measure(url, measure_pngs, measure_labels)
-        say(f"Semeion lines 1,001-1,593 before: {before:.2%} (model version {sorted(versions)})")
+        before = _measure(url, measure_pngs, measure_labels)
+        say(
+            f"Semeion lines 1,001-1,593 before: {before.accuracy:.2%} "
+            f"(model version {sorted(before.versions)})"
+        )
         started = time.perf_counter()
         ids = asyncio.run(_send(url, fit_pngs, labels[fit]))
         say(f"sent lines 1-{len(ids)} as corrections in {time.perf_counter() - started:.1f}s")
@@ -148,22 +171,25 @@ def run(
         reloaded.raise_for_status()
         version = int(reloaded.json()["model_version"])
         # The other worker follows within MODEL_POLL_INTERVAL: measure until only it answers.
-        after: list[float] = []
+        after: list[Measure] = []
 
         def measured_on_new_version() -> bool:
-            accuracy, answered = _measure(url, measure_pngs, measure_labels)
-            after.append(accuracy)
-            return answered == {version}
+            after.append(_measure(url, measure_pngs, measure_labels))
+            return after[-1].versions == {version}
 
         if not wait_for(measured_on_new_version, timeout=300):
             raise RuntimeError(f"a worker still answers with another version than {version}")
-        say(f"Semeion lines 1,001-1,593 after: {after[-1]:.2%} (model version {version})")
+        say(f"Semeion lines 1,001-1,593 after: {after[-1].accuracy:.2%} (model version {version})")
     metadata = json.loads(output.with_suffix(".json").read_text())
     lineage = metadata["lineage"]
     return LearningRun(
         corrections=len(ids),
-        semeion_before=before,
-        semeion_after=after[-1],
+        semeion_before=before.accuracy,
+        semeion_after=after[-1].accuracy,
+        answered_digit_before=before.answered_digit,
+        answered_digit_after=after[-1].answered_digit,
+        right_when_digit_before=before.right_when_digit,
+        right_when_digit_after=after[-1].right_when_digit,
         mnist_before=lineage["mnist_test_accuracy"]["base"],
         mnist_after=lineage["mnist_test_accuracy"]["finetuned"],
         heldout_before=lineage["heldout_accuracy"]["base"],

@@ -113,6 +113,32 @@ def test_each_input_form_is_stored_with_what_the_model_read(
         assert "testclient" not in repr(tuple(row)) and "127.0.0.1" not in repr(tuple(row))
 
 
+def test_the_stored_verdict_is_what_predict_answers_for_the_image(
+    app_client: TestClient, database_url: str
+) -> None:
+    """The verdict comes from the verdict machinery of the version that read the image: a drawn
+    X is not_a_digit on /predict, and stored so, with /predict's calibrated probabilities."""
+    cross = np.zeros((200, 200), np.uint8)
+    for i in range(200):
+        cross[i, max(0, i - 8) : i + 8] = 255
+        cross[i, max(0, 192 - i) : 208 - i] = 255
+    png = to_png(cross)
+    predicted = app_client.post(
+        "/predict", content=png, headers={"Content-Type": "image/png"}
+    ).json()
+    assert predicted["verdict"] == "not_a_digit"
+    answer = app_client.post(
+        "/feedback?label=not_a_digit", content=png, headers={"Content-Type": "image/png"}
+    )
+    assert answer.status_code == 201, answer.text
+    body = answer.json()
+    assert body["verdict"] == predicted["verdict"] and body["predicted"] == predicted["digit"]
+    assert body["model_version"] == predicted["model_version"] == 1
+    (row,) = rows(database_url)
+    assert row.verdict == "not_a_digit" and row.label == "not_a_digit"
+    assert row.probabilities == pytest.approx(predicted["probabilities"], abs=1e-6)
+
+
 def test_a_pixel_grid_is_accepted_and_its_original_is_the_stored_input(
     app_client: TestClient, database_url: str, mnist_test: tuple[np.ndarray, np.ndarray]
 ) -> None:
@@ -165,7 +191,7 @@ def test_a_missing_label_or_a_bad_image_is_a_422_and_stores_nothing(
     bad = {
         b"not an image at all": "not an image this service reads",
         blank: "no digit found",
-        seven[:40]: "damaged or cut short",
+        seven[:40]: "not an image this service reads",
     }
     for data, words in bad.items():
         answer = app_client.post(

@@ -47,6 +47,11 @@ def test_corrections_from_other_writers_teach_the_served_model_to_read_them(
     assert lineage["feedback"]["first"] <= lineage["feedback"]["last"]
     assert lineage["forced"] is False
     assert run.metadata["parameters"] == 21_840
+    # The new version answers with its own verdict numbers, fitted with the served detector:
+    # most of the other writers' digits are answered "digit", and those are seldom wrong.
+    verdict = run.metadata["verdict"]
+    assert verdict["detector_sha256"] == sha256_of(MODEL_PATH.with_name("not_a_digit.pth"))
+    assert run.answered_digit_after >= 0.5 and run.right_when_digit_after >= 0.95, run
 
 
 def _contradicting_corrections(

@@ -9,6 +9,7 @@ with different probabilities, so which version answered shows in every answer.
 from __future__ import annotations
 
 import asyncio
+import base64
 import subprocess
 import sys
 import threading
@@ -185,6 +186,44 @@ def test_reload_switches_versions_and_every_answer_names_the_one_that_answered(
     assert answer.json() == {"model_version": 2, "previous": 1, "versions": [1, 2]}
     assert predict()["confidence"] == newest["confidence"]
     assert admin_client.get("/metrics").text.count("\nmodel_version 2.0") == 1
+
+
+def test_each_version_answers_with_its_own_verdict_numbers_on_every_route(
+    tmp_path: Path, seven: bytes
+) -> None:
+    """A version's verdict and confidence come from its own metadata's fitted numbers, and every
+    route names the version that gave them: here version 2's "unsure" bar is above any
+    confidence, so the same 7 is "unsure" from version 2 and "digit" from version 1."""
+    weights = softer_model(tmp_path / "build")
+    metadata = read_metadata(weights) or {}
+    metadata["verdict"] = {**metadata["verdict"], "unsure_below": 0.999999}
+    write_metadata(weights, metadata)
+    folder = tmp_path / "models"
+    assert publish(weights, folder) == 2
+    image = {
+        "inputs": [
+            {
+                "name": "image",
+                "datatype": "BYTES",
+                "shape": [1],
+                "data": [base64.b64encode(seven).decode()],
+            }
+        ]
+    }
+    settings = make_settings(model_dir=folder, admin_api_key="admin-secret")
+    with TestClient(create_app(settings)) as client:
+        for version, verdict in ((2, "unsure"), (1, "digit")):
+            answer = client.post("/admin/reload", headers=ADMIN, json={"version": version})
+            assert answer.status_code == 200, answer.text
+            predicted = client.post("/predict", content=seven, headers=PNG).json()
+            assert (predicted["model_version"], predicted["verdict"]) == (version, verdict)
+            read = client.post("/read", content=seven, headers=PNG).json()
+            assert read["model_version"] == version
+            assert [d["verdict"] for d in read["digits"]] == [verdict]
+            v2 = client.post("/v2/models/mnist-cnn/infer", json=image).json()
+            outputs = {output["name"]: output["data"] for output in v2["outputs"]}
+            assert v2["model_version"] == str(version) and outputs["verdict"] == [verdict]
+            assert outputs["probabilities"] == pytest.approx(predicted["probabilities"], abs=1e-6)
 
 
 @pytest.mark.parametrize(
