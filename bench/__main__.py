@@ -4,27 +4,33 @@ Starts each server exactly as users do (`python -m service` on a free 127.0.0.1 
 with realistic canvas PNGs (MNIST test digits drawn on 280×280 RGBA canvases) at each concurrency,
 and prints one table. Baselines measured in the same run give the figures meaning on a shared,
 noisy machine: the service with batching off (MAX_BATCH_SIZE=1), with verdicts off (VERDICTS=false:
-no not-a-digit detector), and a trivial FastAPI endpoint under the same uvicorn (the framework
-floor). Two more targets price the number reader: /predict with its several-digits check switched
-off (SEVERAL_DIGITS_CHECK=false), and POST /read driven with 4-digit numbers (MNIST test digits with
+no not-a-digit detector), on one worker, on two workers sharing one socket as uvicorn's own
+`--workers 2` does, TorchServe when it is installed (bench/torchserve.py), a naive
+one-image-per-forward server, and a trivial FastAPI endpoint under the same uvicorn (the floor).
+Two more targets price the number reader: /predict with its several-digits check switched off
+(SEVERAL_DIGITS_CHECK=false), and POST /read driven with 4-digit numbers (MNIST test digits with
 gaps on wide RGBA canvases, devtools/numbers.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import json
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
+from bench import torchserve
 from bench.loadgen import run_load
 from devtools.drawn_digits import draw, to_png
 from devtools.numbers import compose, mnist_source
@@ -39,21 +45,34 @@ def service(extra_env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
     return [sys.executable, "-m", "service"], {"DEVICE": "cpu", **extra_env}
 
 
-def plain_app(module: str, http: str = "httptools") -> tuple[list[str], dict[str, str]]:
-    """A bare FastAPI app under the same uvicorn settings as the service."""
+def plain_app(
+    module: str, http: str = "httptools", workers: int = 1
+) -> tuple[list[str], dict[str, str]]:
+    """An app under the same uvicorn settings as the service, started by uvicorn's own CLI."""
     uvicorn = ["-m", "uvicorn", f"{module}:app", "--host", "127.0.0.1", "--no-access-log"]
-    return [sys.executable, *uvicorn, "--loop", "uvloop", "--http", http], {}
+    options = ["--loop", "uvloop", "--http", http, "--workers", str(workers)]
+    return [sys.executable, *uvicorn, *options], {}
+
+
+TORCHSERVE = "TorchServe 0.12, batch 16 / 5 ms, 2 workers"
 
 
 READ_TARGET = "service: POST /read, 4-digit drawings"
 TARGETS = {
+    # WORKERS defaults to one per core: two workers, each on its own socket, on a 2-core host.
     "service (batching)": service({}),
     "service, several-digits check off": service({"SEVERAL_DIGITS_CHECK": "false"}),
     READ_TARGET: service({}),
     "service, batching off": service({"MAX_BATCH_SIZE": "1"}),
     # The verdict's cost: the not-a-digit detector runs in the same forward pass as the classifier.
     "service, verdicts off": service({"VERDICTS": "false"}),
-    "service, 2 workers": service({"WORKERS": "2"}),
+    "service, 1 worker": service({"WORKERS": "1"}),
+    # uvicorn's own multi-worker mode: both workers accept from one shared socket.
+    "service, 2 workers on one shared socket": (
+        plain_app("service.app", "service.api.transport:GuardedHttpToolsProtocol", workers=2)[0],
+        {"DEVICE": "cpu", "WORKERS": "2"},
+    ),
+    TORCHSERVE: ([], {}),  # started by bench/torchserve.py
     "naive one-image-per-forward": plain_app("bench.naive"),
     "framework floor": plain_app("bench.floor"),
     # The floor under the service's own protocol (head-size and deadline checks): their cost.
@@ -111,19 +130,29 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def measure(name: str, bodies: list[Path], levels: list[int], seconds: float) -> dict:
+@contextlib.contextmanager
+def started(name: str) -> Iterator[tuple[subprocess.Popen[bytes], str, str]]:
+    """The target running: its process, its base URL and the path that predicts."""
+    if name == TORCHSERVE:
+        with torchserve.running() as (process, url):
+            yield process, url, "/predictions/mnist"
+        return
     command, env = TARGETS[name]
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    started = time.perf_counter()
     with run_server(
         [*command, "--port", str(port)],
         f"{url}/health",
         {**env, "HOST": "127.0.0.1"},
         "bench",
     ) as (process, _):
-        startup = time.perf_counter() - started
-        path = "/read" if name == READ_TARGET else "/predict"
+        yield process, url, "/read" if name == READ_TARGET else "/predict"
+
+
+def measure(name: str, bodies: list[Path], levels: list[int], seconds: float) -> dict:
+    start = time.perf_counter()
+    with started(name) as (process, url, path):
+        startup = time.perf_counter() - start
         run_load(url, bodies, 8, 2, path)  # warm-up: thread pools, allocator, branch caches
         results = [run_load(url, bodies, level, seconds, path) for level in levels]
         memory = rss_mb(process.pid)
@@ -153,11 +182,13 @@ def ratios(runs: list[dict]) -> str:
     """Each configuration of the service against each baseline, at each concurrency."""
     by_name = {run["name"]: {r["concurrency"]: r for r in run["results"]} for run in runs}
     lines = []
-    for name in ("service (batching)", "service, 2 workers"):
+    for name in ("service (batching)", "service, 1 worker"):
         for level, result in by_name.get(name, {}).items():
             baselines = (
                 "service, batching off",
                 "service, verdicts off",
+                "service, 2 workers on one shared socket",
+                TORCHSERVE,
                 "naive one-image-per-forward",
             )
             for baseline in baselines:
@@ -165,7 +196,10 @@ def ratios(runs: list[dict]) -> str:
                 if other and other["rps"]:
                     lines.append(
                         f"- {level} clients: '{name}' is {result['rps'] / other['rps']:.2f}× "
-                        f"the throughput of '{baseline}'"
+                        f"the throughput of '{baseline}', its p99 "
+                        f"{result['p99_ms'] / other['p99_ms']:.2f}× (p99/p50 "
+                        f"{result['p99_ms'] / result['p50_ms']:.2f} vs "
+                        f"{other['p99_ms'] / other['p50_ms']:.2f})"
                     )
     checked = by_name.get("service (batching)", {})
     for level, result in by_name.get("service, several-digits check off", {}).items():
@@ -195,6 +229,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 64])
     parser.add_argument("--targets", nargs="+", default=list(TARGETS), choices=list(TARGETS))
     args = parser.parse_args()
+    if TORCHSERVE in args.targets and (reason := torchserve.missing()):
+        print(f"Not comparing with TorchServe: {reason}.")
+        args.targets.remove(TORCHSERVE)
 
     with tempfile.TemporaryDirectory() as folder:
         bodies = canvases(Path(folder))

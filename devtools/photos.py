@@ -52,9 +52,12 @@ def _smooth(rng: np.random.Generator, height: int, width: int, cells: int) -> np
     )
 
 
-def photograph(digit: np.ndarray, rng: np.random.Generator) -> tuple[Image.Image, dict[str, str]]:
-    """One MNIST digit (28×28 uint8, white on black) written on paper, as an upright RGB photo."""
-    width, height = int(rng.integers(300, 900)), int(rng.integers(300, 900))
+def photograph(
+    digit: np.ndarray, rng: np.random.Generator, size: tuple[int, int] | None = None
+) -> tuple[Image.Image, dict[str, str]]:
+    """One MNIST digit (28×28 uint8, white on black) written on paper, as an upright RGB photo
+    (`size` width × height, or a random size of 300-900 pixels a side)."""
+    width, height = size or (int(rng.integers(300, 900)), int(rng.integers(300, 900)))
     paper_name = str(rng.choice(list(PAPERS)))
     ink_name = str(rng.choice(list(INKS)))
     rules = str(rng.choice(RULES))
@@ -131,3 +134,30 @@ def photos(images: np.ndarray, labels: np.ndarray, count: int, seed: int = 0) ->
             Photo(buffer.getvalue(), int(labels[index]), orientation=orientation, **kinds)
         )
     return result
+
+
+def phone_photo(
+    digit: np.ndarray,
+    seed: int = 0,
+    size: tuple[int, int] = (4000, 3000),
+    orientation: int = 6,
+    quality: int = 95,
+) -> bytes:
+    """A phone camera's JPEG of one digit on paper: `size` upright (12 megapixels by default),
+    stored turned as the sensor saw it with the EXIF tag that says how to turn it back, and with
+    per-pixel sensor noise, which is what makes such files several megabytes.
+
+    Drawn at a quarter of the size and enlarged (a sharp 12 MP paper texture costs seconds and
+    a gigabyte to make, and adds nothing a reader of one digit could use).
+    """
+    rng = np.random.default_rng(seed)
+    small, _ = photograph(digit, rng, (size[0] // 4, size[1] // 4))
+    big = np.asarray(small.resize(size, Image.Resampling.BICUBIC), np.int16)
+    noisy = big + rng.normal(0, 10, big.shape).astype(np.int16)
+    upright = Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8))
+    stored = upright.transpose(STORED[orientation]) if orientation != 1 else upright
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    buffer = io.BytesIO()
+    stored.save(buffer, "JPEG", quality=quality, exif=exif.tobytes())
+    return buffer.getvalue()

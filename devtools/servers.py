@@ -133,7 +133,7 @@ def start_api(
         "--port",
         str(port),
     ]
-    settings = {"DEVICE": "cpu", "LOG_REQUESTS": "false", **(env or {})}
+    settings = {"DEVICE": "cpu", "LOG_REQUESTS": "false", "WORKERS": "1", **(env or {})}
     url = f"http://127.0.0.1:{port}"
     with run_server(command, f"{url}/health", settings, "api", expect_status) as (process, log):
         yield LiveServer(url, process, log)

@@ -9,7 +9,8 @@ service's health again: whatever a request found out (down, back, busy) shows th
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 import streamlit as st
 
@@ -25,16 +26,20 @@ class Attempt:
 
     `key` identifies the input (a fingerprint of the image bytes), so the page can tell whether
     the answer belongs to what is on screen now; `label` names it for a person (a file name);
+    `note` says what the page did to it before sending (shrunk a big photo), if anything;
     `serial` is unique to each request; `asked` is True when a person's click sent it (not live
-    mode), which is when the page brings the answer into view.
+    mode), which is when the page brings the answer into view; `sent_at` is when it was sent
+    (time.monotonic), which live mode uses to tell a pause from a pen between two strokes.
     """
 
     key: str
     prediction: api.Prediction | None = None
     error: api.ApiError | None = None
     label: str | None = None
+    note: str | None = None
     serial: int = 0
     asked: bool = False
+    sent_at: float = field(default_factory=time.monotonic)
 
 
 def sentence(message: str) -> str:
@@ -64,10 +69,11 @@ def ask(
     content_type: str,
     *,
     label: str | None = None,
+    note: str | None = None,
     asked: bool = True,
 ) -> Attempt:
     """Send one image to POST /predict and remember the outcome under `slot`."""
-    attempt = Attempt(key, label=label, serial=next(_SERIALS), asked=asked)
+    attempt = Attempt(key, label=label, note=note, serial=next(_SERIALS), asked=asked)
     try:
         attempt.prediction = api.predict(config, image, content_type)
     except api.ApiError as error:

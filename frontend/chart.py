@@ -1,4 +1,6 @@
-"""The bar chart of all ten probabilities, the predicted digit highlighted."""
+"""The bar chart of all ten probabilities; the digit read is highlighted only when the service
+stands by it (verdict `digit`), the candidates of an unsure answer in a neutral grey, nothing
+otherwise."""
 
 from __future__ import annotations
 
@@ -8,8 +10,19 @@ import pandas as pd
 from frontend import client as api
 
 TITLE = "Probability of each digit"
-HIGHLIGHT = "#ff4b4b"
+HIGHLIGHT = "#ff4b4b"  # the page's accent, as the digit in the answer card
+CANDIDATE = "#5c6070"
 MUTED = "#a3a8b8"
+
+
+def bar_colours(prediction: api.Prediction) -> list[str]:
+    """One colour per digit 0-9."""
+    if prediction.verdict == "digit":
+        return [HIGHLIGHT if digit == prediction.digit else MUTED for digit in range(10)]
+    if prediction.verdict == "unsure":
+        candidates = {prediction.digit} | {a.digit for a in prediction.alternatives}
+        return [CANDIDATE if digit in candidates else MUTED for digit in range(10)]
+    return [MUTED] * 10
 
 
 def probability_chart(prediction: api.Prediction) -> alt.Chart:
@@ -17,7 +30,7 @@ def probability_chart(prediction: api.Prediction) -> alt.Chart:
         {
             "digit": [str(digit) for digit in range(10)],
             "probability": prediction.probabilities,
-            "predicted": [digit == prediction.digit for digit in range(10)],
+            "colour": bar_colours(prediction),
         }
     )
     return (
@@ -34,7 +47,7 @@ def probability_chart(prediction: api.Prediction) -> alt.Chart:
                 scale=alt.Scale(domain=[0, 1]),
                 axis=alt.Axis(format="%", title=None),
             ),
-            color=alt.condition(alt.datum.predicted, alt.value(HIGHLIGHT), alt.value(MUTED)),
+            color=alt.Color("colour:N", scale=None),
             tooltip=["digit", alt.Tooltip("probability:Q", format=".2%")],
         )
         .properties(height=220)

@@ -14,7 +14,7 @@ import base64
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 import httpx
 
@@ -28,6 +28,15 @@ RETRYABLE_STATUSES = frozenset({408, 429}) | frozenset(range(500, 600))
 
 Transport = httpx.BaseTransport | None
 T = TypeVar("T")
+
+# What the service makes of an image (POST /predict's `verdict`): one digit it is sure of, one it
+# is not sure of, no digit at all, or several digits.
+Verdict = Literal["digit", "unsure", "not_a_digit", "several_digits"]
+VERDICTS: frozenset[str] = frozenset(get_args(Verdict))
+# A service from before verdicts names no alternatives; the page names those above this, as the
+# service does.
+ALTERNATIVE_ABOVE = 0.05
+ALTERNATIVES = 2
 
 
 class ApiError(Exception):
@@ -95,8 +104,22 @@ class Health:
 
 
 @dataclass(frozen=True)
+class Alternative:
+    """A runner-up: another digit the image could be, and its (calibrated) probability."""
+
+    digit: int
+    probability: float
+
+
+@dataclass(frozen=True)
 class Prediction:
-    """POST /predict: the digit, its probability, all ten probabilities, and what the model saw."""
+    """POST /predict: the verdict, the best guess and its calibrated probability, the runners-up,
+    all ten probabilities, and what the model saw.
+
+    `digit` and `confidence` are the best guess whatever the verdict: only a `digit` verdict
+    means the service stands by it. `hint` is the service's advice for some verdicts (several
+    digits: how to read them).
+    """
 
     digit: int
     confidence: float
@@ -105,6 +128,9 @@ class Prediction:
     device: str
     latency_ms: float
     input_png: bytes | None = None
+    verdict: Verdict = "digit"
+    alternatives: tuple[Alternative, ...] = ()
+    hint: str | None = None
 
     def top(self, k: int = 2) -> list[tuple[int, float]]:
         """The k most likely digits with their probabilities, most likely first."""
@@ -259,17 +285,40 @@ def predict(
         content_type=content_type,
         transport=transport,
     )
+    return _parsed(config, "/predict", lambda: _prediction(body))
+
+
+def _prediction(body: dict[str, Any]) -> Prediction:
+    """One answer of /predict (or one item of /predict/batch) as a Prediction.
+
+    A service from before verdicts sends neither `verdict` nor `alternatives`: its answers read as
+    `digit`, with the runners-up taken from the probabilities, so it still displays. A verdict this
+    page does not know yet (a newer service) reads as `unsure`: never a confident answer by mistake.
+    """
     encoded = body.get("input_image")
-    return _parsed(
-        config,
-        "/predict",
-        lambda: Prediction(
-            digit=int(body["digit"]),
-            confidence=float(body["confidence"]),
-            probabilities=tuple(float(p) for p in body["probabilities"]),
-            model=str(body.get("model", "")),
-            device=str(body.get("device", "")),
-            latency_ms=float(body.get("latency_ms", 0.0)),
-            input_png=base64.b64decode(encoded, validate=True) if encoded else None,
-        ),
+    probabilities = tuple(float(p) for p in body["probabilities"])
+    digit = int(body["digit"])
+    verdict = body.get("verdict", "digit")
+    if "alternatives" in body:
+        alternatives = tuple(
+            Alternative(int(item["digit"]), float(item["probability"]))
+            for item in body["alternatives"]
+        )
+    else:
+        ranked = sorted(enumerate(probabilities), key=lambda pair: pair[1], reverse=True)
+        alternatives = tuple(
+            Alternative(d, p) for d, p in ranked[1 : 1 + ALTERNATIVES] if p > ALTERNATIVE_ABOVE
+        )
+    hint = body.get("hint")
+    return Prediction(
+        digit=digit,
+        confidence=float(body["confidence"]),
+        probabilities=probabilities,
+        model=str(body.get("model", "")),
+        device=str(body.get("device", "")),
+        latency_ms=float(body.get("latency_ms", 0.0)),
+        input_png=base64.b64decode(encoded, validate=True) if encoded else None,
+        verdict=verdict if verdict in VERDICTS else "unsure",
+        alternatives=alternatives,
+        hint=str(hint) if hint else None,
     )

@@ -1,7 +1,8 @@
 """The Draw tab: a canvas for one digit, Predict with Undo/Redo/Clear beside it, and the answer.
 
 The input block has the canvas's width; the answer goes beside it when the window has room and
-below it when not (see page.py), where it is scrolled into view after Predict.
+below it when not (see page.py), where it is scrolled into view after Predict. "Predict as I
+draw" sends each stroke's drawing, and shows the answer once the pen pauses (live.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import streamlit as st
 
 from frontend import answer, attempts, canvas, imaging, page
 from frontend import client as api
+from frontend import live as live_rule
 from frontend.history import StrokeHistory
 
 VIEW = "draw"
@@ -81,4 +83,9 @@ def _result(config: api.ApiConfig, pixels: np.ndarray | None, clicked: bool, liv
         return
     if last.asked:
         page.scroll_to_answer(VIEW, last.serial)
+    # Live mode reads every stroke, half-drawn digits included: what it sent on its own waits
+    # for the pen to pause (live.py). An error shows at once: waiting would not change it.
+    if live and not last.asked and last.error is None and not live_rule.settled(last):
+        live_rule.wait_for_pause(last)
+        return
     answer.show_attempt(last, view=VIEW, stale=last.key != key, retry=send)

@@ -10,7 +10,7 @@ import hashlib
 import io
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 # A stroke pixel has to be at least this bright after compositing to count as ink; the canvas's
 # anti-aliased stroke edges fade to near zero and would otherwise make a blank canvas look drawn.
@@ -74,6 +74,8 @@ def guess_content_type(data: bytes, fallback: str = "application/octet-stream") 
             return kind
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp"
+    if data[:4] in (b"II*\x00", b"MM\x00*"):  # TIFF, little- or big-endian
+        return "image/tiff"
     return fallback
 
 
@@ -85,9 +87,14 @@ def preview(data: bytes, size: int = 280) -> bytes | None:
     """
     try:
         with Image.open(io.BytesIO(data)) as image:
-            image.thumbnail((size, size))
+            image.draft(None, (size, size))  # a big JPEG decodes at a fraction of its size
+            # Upright, as a phone photo's EXIF orientation says (and as the service reads it).
+            upright = ImageOps.exif_transpose(image)
+            upright.thumbnail((size, size))
             buffer = io.BytesIO()
-            image.convert("RGBA" if "A" in image.getbands() else "RGB").save(buffer, format="PNG")
+            upright.convert("RGBA" if "A" in upright.getbands() else "RGB").save(
+                buffer, format="PNG"
+            )
     except (OSError, ValueError, Image.DecompressionBombError):
         return None
     return buffer.getvalue()

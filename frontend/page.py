@@ -30,10 +30,18 @@ CSS = f"""
   padding: 2.5rem clamp(1rem, 4vw, 4rem) 4rem; max-width: {MAX_WIDTH};
 }}
 [class*="st-key-script_"], div:has(> [class*="st-key-script_"]) {{display: none;}}
-.digit-card {{display: flex; align-items: baseline; gap: 1rem; margin-bottom: .25rem;}}
-.digit-card .label {{color: #808495; font-size: 1rem;}}
+.verdict-card {{display: flex; flex-wrap: wrap; align-items: baseline; gap: 0 1rem;
+  margin-bottom: .25rem;}}
+.verdict-card .label {{color: #808495; font-size: 1rem;}}
 .predicted-digit {{font-size: 7rem; font-weight: 700; line-height: 1; color: #ff4b4b;}}
-.predicted-digit.uncertain {{color: #808495;}}
+/* Inside the card: Streamlit's own rule for a markdown paragraph would win over the class alone. */
+.verdict-card .verdict-headline {{font-size: 1.6rem; font-weight: 600; line-height: 1.3;
+  margin: 0 0 .5rem; color: #31333f; flex-basis: 100%;}}
+.verdict-card .verdict-headline.keep-drawing {{color: #808495; font-weight: 400;}}
+.candidates {{display: flex; gap: 1.25rem; margin-bottom: .25rem;}}
+.candidate {{display: flex; flex-direction: column; align-items: center;}}
+.candidate-digit {{font-size: 3rem; font-weight: 600; line-height: 1; color: #5c6070;}}
+.candidate-probability {{font-size: .9rem; color: #808495;}}
 [data-testid="stImage"] img {{image-rendering: pixelated;}}
 [class*="st-key-answer_"] {{min-width: min(100%, {ANSWER_MIN_WIDTH}); scroll-margin-top: 4rem;}}
 .st-key-draw_input button {{min-height: {TOUCH_TARGET}; min-width: {TOUCH_TARGET};}}

@@ -1,8 +1,13 @@
 """The Upload tab: a picture of one digit from a file, and the answer beside (or below) it.
 
-The file is sent once, when it is chosen. A file the service refuses (not an image, too big)
-leaves the uploader at once, and the message names it; one that met a passing failure (the
-service down or busy) stays, with "Try again".
+The file is sent once, when it is chosen: as it is when small, else as an upright, shrunk copy
+(upload_prep.py), so a phone's 12-megapixel photo fits the service's limits. A file the service
+refuses (not an image, too big) leaves the uploader at once, and the message names it; one that
+met a passing failure (the service down or busy) stays, with "Try again".
+
+The uploader takes any file, not only the formats the service reads (PNG, JPEG, GIF, BMP, WebP,
+TIFF): for anything else the service's own message says what to send, better than a file picker
+that silently greys the file out.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import functools
 import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
-from frontend import answer, attempts, imaging, page
+from frontend import answer, attempts, imaging, page, upload_prep
 from frontend import client as api
 
 VIEW = "upload"
@@ -30,14 +35,26 @@ def _send(config: api.ApiConfig) -> None:
     if upload is None:
         attempts.forget(SLOT)
         return
-    data = upload.getvalue()
-    # What the bytes are, not what the browser guessed from the name (a notes.png of text is
-    # "text/plain" to some): the service judges the bytes and says plainly what it cannot read.
-    content_type = imaging.guess_content_type(data)
-    key = imaging.fingerprint(data)
-    attempt = attempts.ask(config, SLOT, key, data, content_type, label=upload.name)
+    attempt = _ask(config, upload)
     if attempt.error is not None and not attempt.error.retryable:
         st.session_state[_GENERATION] = st.session_state.get(_GENERATION, 0) + 1
+
+
+def _ask(config: api.ApiConfig, upload: UploadedFile) -> attempts.Attempt:
+    """Send the file (or its shrunk copy) and remember the outcome."""
+    data = upload.getvalue()
+    # Typed by what the bytes are, not what the browser guessed from the name (a notes.png of
+    # text is "text/plain" to some): the service judges the bytes and says what it cannot read.
+    sent = upload_prep.prepare(data)
+    return attempts.ask(
+        config,
+        SLOT,
+        imaging.fingerprint(data),
+        sent.data,
+        sent.content_type,
+        label=upload.name,
+        note=sent.note,
+    )
 
 
 def render(config: api.ApiConfig) -> None:
@@ -54,6 +71,9 @@ def render(config: api.ApiConfig) -> None:
                 thumbnail = imaging.preview(upload.getvalue())
                 if thumbnail is not None:
                     st.image(thumbnail, caption=upload.name)
+                last = attempts.last(SLOT)
+                if last is not None and last.note:
+                    st.caption(last.note)
         with page.answer_container(VIEW):
             _result(config, upload)
 
@@ -65,10 +85,6 @@ def _result(config: api.ApiConfig, upload: UploadedFile | None) -> None:
         return
     retry = None
     if upload is not None and last.error is not None:
-        data = upload.getvalue()
-        content_type = imaging.guess_content_type(data)
-        retry = functools.partial(
-            attempts.ask, config, SLOT, last.key, data, content_type, label=last.label
-        )
+        retry = functools.partial(_ask, config, upload)
     page.scroll_to_answer(VIEW, last.serial)
     answer.show_attempt(last, view=VIEW, retry=retry)

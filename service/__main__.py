@@ -4,8 +4,9 @@ the API under uvicorn. `python -m service migrate`: only migrate.
 Flags override the HOST, PORT and WORKERS environment variables (see service/settings.py). This is
 how the service is meant to run: it adds the connection limits of service/api/transport.py (head
 size, header and body deadlines) to uvicorn's httptools protocol, and trusts forwarded headers only
-from FORWARDED_ALLOW_IPS. `uvicorn service.app:app` serves the same app without those, and without
-the migration: that runs here, once, before uvicorn starts any worker; a database that cannot be
+from FORWARDED_ALLOW_IPS. With WORKERS > 1, each worker listens on its own socket of the port
+(service/workers.py). `uvicorn service.app:app` serves the same app without any of that, and
+without the migration: that runs here, once, before any worker starts; a database that cannot be
 reached is logged and the API starts anyway (predictions need no database; /feedback answers 503
 until it is).
 """
@@ -16,13 +17,14 @@ import argparse
 import logging
 import signal
 import sys
-from types import FrameType
+from typing import Any
 
 import uvicorn
 from sqlalchemy.exc import SQLAlchemyError
 
 from feedback.database import describe
 from feedback.migrate import upgrade
+from service import workers
 from service.api.transport import GuardedHttpToolsProtocol
 from service.logs import configure_logging
 from service.settings import Settings, get_settings
@@ -47,28 +49,28 @@ def main() -> None:
     configure_logging(settings.log_level)
     if args.command == "migrate":
         sys.exit(0 if migrate(settings) else 1)
-    migrate(settings)
-    # uvicorn shuts down gracefully on SIGTERM (in-flight requests finish), then re-raises the
-    # signal with the handler it found; with the default one the process would die "killed by
-    # SIGTERM" (143) after an orderly shutdown. This handler makes that re-raise an exit 0.
-    signal.signal(signal.SIGTERM, _exit_cleanly)
+    migrate(settings)  # once, here, before any worker process starts
     trusted_proxies = settings.forwarded_allow_ips.strip()
-    uvicorn.run(
-        "service.app:app",
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level=settings.log_level,
-        access_log=False,  # the app logs one JSON line per request itself
-        loop="uvloop",
-        http=GuardedHttpToolsProtocol,
-        ws="none",  # no route speaks WebSocket: refuse upgrades rather than parse them
+    config: dict[str, Any] = {
+        "app": "service.app:app",
+        "host": args.host,
+        "port": args.port,
+        "log_level": settings.log_level,
+        "access_log": False,  # the app logs one JSON line per request itself
+        "loop": "uvloop",
+        "http": GuardedHttpToolsProtocol,
+        "ws": "none",  # no route speaks WebSocket: refuse upgrades rather than parse them
         # uvicorn would trust X-Forwarded-For from loopback by default, so that any local client
         # could pick its own address (and dodge the rate limit). Only the proxies named are.
-        proxy_headers=bool(trusted_proxies),
-        forwarded_allow_ips=trusted_proxies or None,
-        timeout_graceful_shutdown=30,
-    )
+        "proxy_headers": bool(trusted_proxies),
+        "forwarded_allow_ips": trusted_proxies or None,
+        "timeout_graceful_shutdown": 30,
+    }
+    if args.workers > 1:
+        workers.serve(config, args.workers)
+        return
+    signal.signal(signal.SIGTERM, workers.exit_cleanly)
+    uvicorn.run(**config)
 
 
 def migrate(settings: Settings) -> bool:
@@ -81,10 +83,6 @@ def migrate(settings: Settings) -> bool:
         return False
     logger.info("feedback database %s is up to date", describe(url))
     return True
-
-
-def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
-    sys.exit(0)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -37,7 +38,11 @@ class Settings(BaseSettings):
     # The server.
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
-    workers: int = Field(1, ge=1, description="uvicorn processes; each loads its own model")
+    workers: int = Field(
+        default_factory=lambda: len(os.sched_getaffinity(0)),
+        ge=1,
+        description="worker processes, each with its own model (default: one per core)",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_requests: bool = Field(True, description="one JSON log line per request")
 

@@ -8,17 +8,19 @@ by a stub returning pixels, and most tests stub the HTTP client too. The real-br
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow.ipc
 import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from devtools.servers import LiveServer, free_port
-from frontend import canvas, imaging
+from frontend import canvas, chart, imaging, live
 from frontend import client as api
 from tests.test_frontend_imaging import ONE, SEVEN, canvas_with
 
@@ -26,8 +28,12 @@ APP = Path(__file__).resolve().parent.parent / "frontend" / "app.py"
 API_URL = "http://api.test:8000"
 
 
-def prediction(probabilities: list[float]) -> api.Prediction:
+def prediction(
+    probabilities: list[float], verdict: api.Verdict = "digit", hint: str | None = None
+) -> api.Prediction:
+    """An answer as the service gives it: the runners-up are those above 5 %, at most two."""
     digit = int(np.argmax(probabilities))
+    ranked = sorted(range(10), key=lambda d: probabilities[d], reverse=True)
     seen = io.BytesIO()
     Image.new("L", (28, 28)).save(seen, format="PNG")
     return api.Prediction(
@@ -38,6 +44,11 @@ def prediction(probabilities: list[float]) -> api.Prediction:
         device="cpu",
         latency_ms=1.5,
         input_png=seen.getvalue(),
+        verdict=verdict,
+        alternatives=tuple(
+            api.Alternative(d, probabilities[d]) for d in ranked[1:3] if probabilities[d] > 0.05
+        ),
+        hint=hint,
     )
 
 
@@ -108,6 +119,8 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> FakeService:
     monkeypatch.setattr(api, "get_health", service.get_health)
     monkeypatch.setattr(api, "predict", service.predict)
     monkeypatch.setattr(canvas, "draw", service.draw)
+    # Live mode answers once the pen pauses: at once here, unless a test holds the pen down.
+    monkeypatch.setattr(live, "PAUSE_S", 0.0)
     return service
 
 
@@ -122,7 +135,35 @@ def texts(elements: object) -> str:
 
 
 def digit_markup(at: AppTest) -> list[str]:
+    """The digit in the confident style, large: only ever for a `digit` verdict."""
     return [m.value for m in at.markdown if "data-digit" in m.value]
+
+
+def verdict_shown(at: AppTest) -> str | None:
+    """The verdict the answer card shows (data-verdict), or None when there is no card."""
+    cards = [m.value for m in at.main.markdown if 'class="verdict-card"' in m.value]
+    assert len(cards) <= 1, cards
+    if not cards:
+        return None
+    found = re.search(r'data-verdict="([a-z_]+)"', cards[0])
+    assert found is not None
+    return found.group(1)
+
+
+def card_text(at: AppTest) -> str:
+    """The answer card's words, tags taken out."""
+    return "\n".join(
+        re.sub(r"<[^>]+>", " ", m.value) for m in at.main.markdown if "verdict-card" in m.value
+    )
+
+
+def bar_colours(at: AppTest) -> list[str]:
+    """The colour of each digit's bar in the probability chart, 0 to 9."""
+    [chart] = at.get("vega_lite_chart")
+    [dataset] = chart.proto.datasets  # Streamlit sends the chart's data as Arrow
+    table = pyarrow.ipc.open_stream(dataset.data.data).read_pandas()
+    assert list(table["digit"]) == [str(d) for d in range(10)]
+    return list(table["colour"])
 
 
 def has_button(at: AppTest, key: str) -> bool:
@@ -203,25 +244,85 @@ def test_drawing_waits_for_predict_then_shows_the_result(fake: FakeService) -> N
         assert np.asarray(sent).max() == 255  # the strokes, white on black
     [markup] = digit_markup(at)
     assert 'data-digit="7">7<' in markup
-    assert "uncertain" not in markup
+    assert verdict_shown(at) == "digit"
     assert at.get("progress")[0].proto.value == 99  # percent
     assert "99.0%" in at.get("progress")[0].proto.text
-    [chart] = at.get("vega_lite_chart")
-    assert "Probability of each digit" in chart.proto.spec
+    assert "of answers shown at 90%, about 9 in 10 are right" in texts(at.main.caption)
+    [probabilities] = at.get("vega_lite_chart")
+    assert "Probability of each digit" in probabilities.proto.spec
+    assert bar_colours(at) == [chart.HIGHLIGHT if d == 7 else chart.MUTED for d in range(10)]
     [seen] = at.get("image")
     assert "What the model saw" in seen.captions[0]
     assert not at.warning
 
 
-def test_low_confidence_is_shown_as_uncertain_with_the_top_two(fake: FakeService) -> None:
+# An unsure 4 that could be a 9 (or, less likely, an 8), as the service answers it.
+UNSURE_4 = [0.01, 0.01, 0.01, 0.01, 0.55, 0.01, 0.01, 0.01, 0.08, 0.30]
+
+
+def test_unsure_asks_which_with_the_candidates_probabilities(fake: FakeService) -> None:
     fake.strokes = list(ONE)
-    fake.answer = prediction([0.02, 0.02, 0.02, 0.02, 0.45, 0.02, 0.02, 0.02, 0.06, 0.35])
+    fake.answer = prediction(UNSURE_4, verdict="unsure")
     at = click_predict(run_app())
-    [markup] = digit_markup(at)
-    assert "uncertain" in markup
-    warning = texts(at.warning)
-    assert "4 (45%)" in warning
-    assert "9 (35%)" in warning
+    assert verdict_shown(at) == "unsure"
+    words = card_text(at)
+    assert "I'm not sure — 4, 9 or 8?" in words
+    for probability in ("55%", "30%", "8%"):
+        assert probability in words
+    # Never in the confident style: no large digit, no confidence bar, no accent in the chart.
+    assert not digit_markup(at)
+    assert not at.get("progress")
+    candidates = {4, 9, 8}
+    assert bar_colours(at) == [
+        chart.CANDIDATE if d in candidates else chart.MUTED for d in range(10)
+    ]
+    assert "calibrated" in texts(at.main.caption)
+
+
+def test_unsure_with_two_candidates_and_with_one(fake: FakeService) -> None:
+    fake.strokes = list(ONE)
+    fake.answer = prediction(
+        [0.01, 0.01, 0.01, 0.01, 0.62, 0.01, 0.01, 0.01, 0.0, 0.31], verdict="unsure"
+    )
+    at = click_predict(run_app())
+    assert "I'm not sure — 4 or 9?" in card_text(at)
+    fake.answer = prediction([0.04] * 4 + [0.68] + [0.04] * 5, verdict="unsure")
+    click_predict(at)
+    assert "I'm not sure — maybe a 4?" in card_text(at)
+    assert "68%" in card_text(at)
+    assert not digit_markup(at)
+
+
+def test_not_a_digit_shows_no_digit_in_the_confident_style(fake: FakeService) -> None:
+    fake.strokes = list(SEVEN)
+    fake.answer = prediction(
+        [0.01, 0.01, 0.01, 0.01, 0.17, 0.01, 0.01, 0.01, 0.75, 0.01], verdict="not_a_digit"
+    )
+    at = click_predict(run_app())
+    assert verdict_shown(at) == "not_a_digit"
+    assert "That doesn't look like a digit" in card_text(at)
+    assert not digit_markup(at)
+    assert not at.get("progress")
+    assert "8" not in card_text(at)  # the best guess is only an aside, below
+    assert "closest digit is 8 (75%)" in texts(at.main.caption)
+    assert bar_colours(at) == [chart.MUTED] * 10
+
+
+def test_several_digits_passes_on_the_services_hint(fake: FakeService) -> None:
+    fake.strokes = list(SEVEN)
+    hint = "several digits: POST /read reads them"
+    fake.answer = prediction(
+        [0.01, 0.91, 0.01, 0.01, 0.01, 0.01, 0.01, 0.01, 0.01, 0.01],
+        verdict="several_digits",
+        hint=hint,
+    )
+    at = click_predict(run_app())
+    assert verdict_shown(at) == "several_digits"
+    assert "That looks like several digits" in card_text(at)
+    assert "one digit at a time" in texts(at.main.markdown)
+    assert hint in texts(at.main.caption)
+    assert not digit_markup(at)
+    assert bar_colours(at) == [chart.MUTED] * 10
 
 
 def test_api_error_detail_is_shown(fake: FakeService) -> None:
@@ -251,6 +352,64 @@ def test_live_mode_sends_each_new_drawing_once(fake: FakeService) -> None:
     at.run()
     assert len(fake.sent) == 3
     assert 'data-digit="7"' in digit_markup(at)[0]
+
+
+@pytest.mark.parametrize("verdict", ["digit", "unsure", "not_a_digit", "several_digits"])
+def test_live_mode_answers_only_once_the_pen_pauses(
+    fake: FakeService, monkeypatch: pytest.MonkeyPatch, verdict: api.Verdict
+) -> None:
+    """The first stroke of a 4 reads as a confident 6: nothing is shown until the pen pauses."""
+    monkeypatch.setattr(live, "PAUSE_S", 3600.0)  # the pen is still moving
+    fake.strokes = [[(0.60, 0.18), (0.30, 0.60), (0.75, 0.60)]]  # the first stroke of a 4
+    fake.answer = confident(6) if verdict == "digit" else prediction(UNSURE_4, verdict=verdict)
+    at = run_app()
+    at.toggle(key="live").set_value(True).run()
+    assert len(fake.sent) == 1
+    assert verdict_shown(at) == "pending"
+    assert "Keep drawing" in card_text(at)
+    assert not digit_markup(at)
+    assert not at.get("progress") and not at.get("vega_lite_chart")
+    for words in ("not sure", "doesn't look", "several"):
+        assert words not in card_text(at)
+
+    fake.strokes.append([(0.60, 0.35), (0.60, 0.85)])  # the second stroke, the 4 is whole
+    fake.answer = prediction(UNSURE_4, verdict=verdict) if verdict != "digit" else confident(4)
+    at.run()
+    assert len(fake.sent) == 2
+    assert verdict_shown(at) == "pending"
+
+    monkeypatch.setattr(live, "PAUSE_S", 0.0)  # the pen has paused: the timer's rerun
+    at.run()
+    assert len(fake.sent) == 2  # the answer it already had, not a new request
+    assert verdict_shown(at) == verdict
+    assert "Keep drawing" not in card_text(at)
+    assert bool(digit_markup(at)) == (verdict == "digit")
+
+
+def test_predict_answers_at_once_in_live_mode(
+    fake: FakeService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Predict is a question: it gets the whole answer without waiting for a pause."""
+    monkeypatch.setattr(live, "PAUSE_S", 3600.0)
+    fake.strokes = list(SEVEN)
+    fake.answer = prediction(UNSURE_4, verdict="not_a_digit")
+    at = run_app()
+    at.toggle(key="live").set_value(True).run()
+    assert verdict_shown(at) == "pending"
+    click_predict(at)
+    assert verdict_shown(at) == "not_a_digit"
+
+
+def test_an_error_in_live_mode_shows_at_once(
+    fake: FakeService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(live, "PAUSE_S", 3600.0)
+    fake.strokes = list(ONE)
+    fake.answer = api.ApiError("the server is at capacity", status_code=503)
+    at = run_app()
+    at.toggle(key="live").set_value(True).run()
+    assert verdict_shown(at) is None
+    assert "The server is at capacity" in texts(at.main.error)
 
 
 def test_live_mode_does_not_retry_a_failed_drawing_on_every_rerun(fake: FakeService) -> None:

@@ -78,6 +78,34 @@ def test_predict_reads_a_canvas_drawing(
     assert pixels[0].max() < 64
 
 
+# A big X across the canvas: the drawing the issue found read as "8 at 100 %".
+BIG_X = [[(0.2, 0.2), (0.8, 0.8)], [(0.8, 0.2), (0.2, 0.8)]]
+
+
+def test_a_clear_digit_has_the_digit_verdict(config: api.ApiConfig) -> None:
+    prediction = api.predict(config, imaging.canvas_to_png(canvas_with(SEVEN)))
+    assert prediction.verdict == "digit"
+    assert prediction.digit == 7
+    assert prediction.hint is None
+    assert len(prediction.alternatives) <= 2
+    for alternative in prediction.alternatives:
+        assert isinstance(alternative, api.Alternative)
+        assert alternative.digit != 7
+        assert 0.05 < alternative.probability <= prediction.confidence
+        assert alternative.probability == pytest.approx(prediction.probabilities[alternative.digit])
+
+
+def test_an_x_is_not_a_digit(config: api.ApiConfig) -> None:
+    """The verdict and the runners-up as the real service sends them; the best guess stays."""
+    prediction = api.predict(config, imaging.canvas_to_png(canvas_with(BIG_X)))
+    assert prediction.verdict == "not_a_digit"
+    assert prediction.digit == int(np.argmax(prediction.probabilities))
+    assert prediction.confidence == pytest.approx(max(prediction.probabilities))
+    ranked = sorted(range(10), key=lambda d: prediction.probabilities[d], reverse=True)[1:3]
+    expected = [d for d in ranked if prediction.probabilities[d] > 0.05]
+    assert [alternative.digit for alternative in prediction.alternatives] == expected
+
+
 def test_a_jpeg_upload_is_read(config: api.ApiConfig) -> None:
     # Uploads arrive as dark ink on white paper; the service inverts them.
     gray = 255 - imaging.canvas_to_gray(canvas_with(SEVEN))
@@ -199,6 +227,57 @@ def test_malformed_prediction_is_an_api_error() -> None:
 
     with pytest.raises(api.ApiError, match="unexpected shape"):
         api.predict(api.ApiConfig(), b"png", transport=httpx.MockTransport(handler))
+
+
+def answering(body: dict[str, object]) -> httpx.MockTransport:
+    return httpx.MockTransport(lambda request: httpx.Response(200, json=body))
+
+
+ANSWER = {
+    "digit": 4,
+    "confidence": 0.62,
+    "probabilities": [0.0, 0.0, 0.0, 0.0, 0.62, 0.0, 0.0, 0.07, 0.0, 0.31],
+    "model": "mnist-cnn",
+    "device": "cpu",
+    "latency_ms": 2.0,
+}
+
+
+def test_an_answer_from_before_verdicts_reads_as_a_digit() -> None:
+    """A service from before issue 14 sends no verdict and no alternatives: the page still shows
+    its answers, the runners-up taken from the probabilities as the service would name them."""
+    prediction = api.predict(api.ApiConfig(), b"png", transport=answering(ANSWER))
+    assert prediction.verdict == "digit"
+    assert prediction.alternatives == (api.Alternative(9, 0.31), api.Alternative(7, 0.07))
+    assert prediction.hint is None
+
+
+def test_verdict_alternatives_and_hint_are_read() -> None:
+    body = {
+        **ANSWER,
+        "verdict": "several_digits",
+        "alternatives": [{"digit": 9, "probability": 0.31}],
+        "hint": "several digits: POST /read reads them",
+    }
+    prediction = api.predict(api.ApiConfig(), b"png", transport=answering(body))
+    assert prediction.verdict == "several_digits"
+    assert prediction.alternatives == (api.Alternative(9, 0.31),)
+    assert prediction.hint == "several digits: POST /read reads them"
+
+
+def test_a_verdict_this_page_does_not_know_is_never_shown_as_sure() -> None:
+    body = {**ANSWER, "verdict": "smudge", "alternatives": []}
+    prediction = api.predict(api.ApiConfig(), b"png", transport=answering(body))
+    assert prediction.verdict == "unsure"
+
+
+@pytest.mark.parametrize(
+    "alternatives", [[{"digit": 9}], "9", [{"digit": "nine", "probability": 1}]]
+)
+def test_malformed_alternatives_are_an_api_error(alternatives: object) -> None:
+    body = {**ANSWER, "verdict": "unsure", "alternatives": alternatives}
+    with pytest.raises(api.ApiError, match="unexpected shape"):
+        api.predict(api.ApiConfig(), b"png", transport=answering(body))
 
 
 def test_only_failures_a_retry_can_fix_are_retryable(config: api.ApiConfig) -> None:
