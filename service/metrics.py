@@ -1,4 +1,6 @@
-"""Prometheus metrics: HTTP traffic, predictions, the model's time, batch sizes and the queue."""
+"""Prometheus metrics: HTTP traffic, predictions, the model's time, batch sizes, the queue, the
+served model version and the corrections people send (by label and by what the model said, so live
+accuracy can be graphed: sum of feedback_total where label = predicted, over the digit labels)."""
 
 from __future__ import annotations
 
@@ -63,6 +65,16 @@ INFLIGHT_BYTES = Gauge(
     registry=REGISTRY,
 )
 MODEL_LOADED = Gauge("model_loaded", "1 when the model is loaded and serving", registry=REGISTRY)
+MODEL_VERSION = Gauge("model_version", "The model version this process serves", registry=REGISTRY)
+FEEDBACK = Counter(
+    "feedback_total",
+    "Corrections stored, by the right answer (0-9, not_a_digit) and the model's digit",
+    ["label", "predicted"],
+    registry=REGISTRY,
+)
+FEEDBACK_UNDONE = Counter(
+    "feedback_undone_total", "Corrections deleted again (undo)", registry=REGISTRY
+)
 
 _DIGITS = [PREDICTIONS.labels(digit=str(d)) for d in range(10)]
 
@@ -83,7 +95,10 @@ def count_predictions(digits: list[int], verdicts: Sequence[str] = ()) -> None:
 def bind_runtime(batcher: DynamicBatcher) -> None:
     # Read the depth when scraped, not on every request.
     QUEUE_DEPTH.set_function(lambda: batcher.queued_images)
-    MODEL_LOADED.set(1)
+
+
+def count_feedback(label: str, predicted: int) -> None:
+    FEEDBACK.labels(label=label, predicted=str(predicted)).inc()
 
 
 def bind_admission(in_flight: Callable[[], float]) -> None:

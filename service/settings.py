@@ -18,8 +18,14 @@ DEFAULT_DETECTOR_PATH = PROJECT_ROOT / "models" / "not_a_digit.pth"
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
-    # Where and how the model runs.
+    # Where and how the model runs. MODEL_PATH is version 1 (the committed model) unless MODEL_DIR
+    # holds a folder `1/`; MODEL_DIR's numbered folders are the versions `python -m training.publish`
+    # added, and its `current` file names the one served (see training/versions.py).
     model_path: Path = DEFAULT_MODEL_PATH
+    model_dir: Path | None = Field(None, description="model versions; default <DATA_DIR>/models")
+    model_poll_interval: float = Field(
+        1.0, gt=0, le=60, description="seconds between checks of the served version's file"
+    )
     device: str = Field("auto", description="auto (CUDA when present), cpu, cuda, cuda:1 ...")
     torch_threads: int = Field(1, ge=1, description="intra-op threads for the forward pass")
     detector_path: Path = Field(
@@ -82,6 +88,16 @@ class Settings(BaseSettings):
         "networks, '*' for any); empty: none, the connection's own address counts",
     )
 
+    # What the service keeps: corrections (POST /feedback) and published model versions.
+    data_dir: Path = Field(Path("data"), description="writable; created on first use")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default sqlite:///<DATA_DIR>/feedback.db"
+    )
+    database_timeout: float = Field(
+        5.0, gt=0, le=300, description="seconds to wait for the database before answering 503"
+    )
+    feedback_keep_original: bool = Field(True, description="store the image file as sent, too")
+
     # Reading numbers.
     several_digits_check: bool = Field(
         True,
@@ -92,6 +108,9 @@ class Settings(BaseSettings):
 
     # Access.
     api_key: SecretStr | None = Field(None, description="when set, routes need X-API-Key")
+    admin_api_key: SecretStr | None = Field(
+        None, description="when set, POST /admin/reload exists and needs X-Admin-Key"
+    )
     metrics_public: bool = Field(True, description="serve /metrics without the API key")
     rate_limit: str | None = Field(None, description="per client IP, e.g. '100/second'")
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -103,6 +122,21 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    @field_validator("database_url", "admin_api_key", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # compose passes `${DATABASE_URL:-}` as an empty string when .env leaves it blank.
+        return None if value == "" else value
+
+    @property
+    def feedback_database_url(self) -> str:
+        """DATABASE_URL, or the embedded default: a SQLite file in DATA_DIR."""
+        return self.database_url or f"sqlite:///{(self.data_dir / 'feedback.db').resolve()}"
+
+    @property
+    def model_versions_dir(self) -> Path:
+        return self.model_dir or self.data_dir / "models"
 
     @model_validator(mode="after")
     def _batch_fits_the_queue(self) -> Settings:

@@ -34,13 +34,11 @@ import orjson
 from service.imaging.decode import base64_file
 from training.model import IMAGE_SIZE, MODEL_NAME
 
-MODEL_VERSION = "1"
 PIXELS = IMAGE_SIZE * IMAGE_SIZE
 OUTPUTS = {"probabilities": "FP32", "digit": "INT64", "verdict": "BYTES"}
 
-MODEL_METADATA: dict[str, Any] = {
+MODEL_METADATA: dict[str, Any] = {  # plus "versions", which the routes fill in
     "name": MODEL_NAME,
-    "versions": [MODEL_VERSION],
     "platform": "pytorch",
     "inputs": [
         {"name": "input", "datatype": "FP32", "shape": [-1, 1, IMAGE_SIZE, IMAGE_SIZE]},
@@ -363,15 +361,25 @@ def _requested_outputs(payload: dict[str, Any]) -> dict[str, bool]:
     return outputs
 
 
+def model_metadata(versions: list[int]) -> dict[str, Any]:
+    """The model metadata answer, listing `versions` (the protocol spells them as strings)."""
+    return {"name": MODEL_NAME, "versions": [str(v) for v in versions]} | MODEL_METADATA
+
+
 def encode_bytes_tensor(items: list[bytes]) -> bytes:
     """Triton's binary BYTES layout (the inverse of decode_bytes_tensor)."""
     return b"".join(struct.pack("<I", len(item)) + item for item in items)
 
 
 def encode_response(
-    request: InferRequest, probabilities: np.ndarray, digits: list[int], verdicts: Sequence[str]
+    request: InferRequest,
+    probabilities: np.ndarray,
+    digits: list[int],
+    verdicts: Sequence[str],
+    model_version: int,
 ) -> tuple[bytes, bytes]:
-    """The response's JSON header and the binary data that follows it (empty when none asked)."""
+    """The response's JSON header and the binary data that follows it (empty when none asked):
+    one version's answers, named by `model_version`."""
     tensors: dict[str, np.ndarray | list[str]] = {
         "probabilities": probabilities.astype("<f4", copy=False),
         "digit": np.asarray(digits, dtype="<i8"),
@@ -393,7 +401,7 @@ def encode_response(
         else:
             output["data"] = tensor.ravel() if isinstance(tensor, np.ndarray) else tensor
         outputs.append(output)
-    response: dict[str, Any] = {"model_name": MODEL_NAME, "model_version": MODEL_VERSION}
+    response: dict[str, Any] = {"model_name": MODEL_NAME, "model_version": str(model_version)}
     if request.id is not None:
         response["id"] = request.id
     response["outputs"] = outputs

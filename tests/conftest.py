@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from devtools.postgres import PostgresServer, find_binaries, postgres_server
 from devtools.servers import LiveServer, start_api
 from service.api.factory import create_app
 from service.settings import Settings
@@ -19,6 +22,22 @@ ROOT = Path(__file__).resolve().parent.parent
 MODEL_PATH = ROOT / "models" / "mnist_cnn_model.pth"
 ARTIFACTS = ROOT / "test-artifacts"
 MNIST_DIR = Path(os.environ.get("MNIST_DATA_DIR", ROOT.parent / "shared" / "data" / "mnist"))
+# Whatever the service writes (the feedback database, model versions) goes to a folder of this test
+# session, never to ./data, where a developer's own corrections and versions live. Every app and
+# server the tests start inherits it, unless a test gives its own.
+os.environ["DATA_DIR"] = tempfile.mkdtemp(prefix="mnist-test-data-")
+os.environ.pop("DATABASE_URL", None)
+os.environ.pop("MODEL_DIR", None)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def migrated_default_database() -> str:
+    """The session's default feedback database, migrated as `python -m service` would."""
+    from feedback.migrate import upgrade
+
+    url = Settings(_env_file=None).feedback_database_url
+    upgrade(url)
+    return url
 
 
 @pytest.fixture(scope="session")
@@ -62,3 +81,32 @@ def api_server() -> Iterator[LiveServer]:
     """A real uvicorn process on a free loopback port, serving the committed model."""
     with start_api() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL cluster for the session (initdb + pg_ctl, a free loopback port)."""
+    if find_binaries() is None:
+        pytest.skip(
+            "PostgreSQL's server binaries (initdb, pg_ctl) are not installed: "
+            "apt-get install postgresql (.ci/run does)"
+        )
+    with postgres_server() as server:
+        yield server
+
+
+_DATABASES = itertools.count(1)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, migrated feedback database of each kind: the same test runs against both."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'data' / 'feedback.db'}"
+    else:
+        server: PostgresServer = request.getfixturevalue("postgres")
+        url = server.create_database(f"feedback_{next(_DATABASES)}")
+    from feedback.migrate import upgrade
+
+    upgrade(url)
+    return url

@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from devtools.servers import LiveServer, free_port, start_api, wait_for
 from service.api.factory import create_app
-from service.api.routes import health, predict, v2
+from service.api.routes import admin, feedback, health, predict, v2
 from tests.conftest import make_settings
 from tests.failing_app import STUB_ERROR
 
@@ -38,8 +38,9 @@ PNG = {"Content-Type": "image/png"}
 def every_route(app: FastAPI) -> Iterator[tuple[str, str]]:
     """(method, concrete path) for every route the app serves, path parameters filled in: the
     app's own (OpenAPI, docs) and those of every router it includes."""
-    fill = {"model_name": "mnist-cnn", "model_version": "1", "path": "anything"}
-    routes = [*app.routes, *health.router.routes, *predict.router.routes, *v2.router.routes]
+    fill = {"model_name": "mnist-cnn", "model_version": "1", "path": "anything", "feedback_id": "1"}
+    routers = [health.router, predict.router, v2.router, feedback.router, admin.router]
+    routes = [*app.routes, *(route for router in routers for route in router.routes)]
     for route in routes:
         if not isinstance(route, Route):  # included routers: their routes are listed above
             continue
@@ -59,6 +60,9 @@ def test_with_an_api_key_every_route_but_health_and_metrics_needs_it(keyed: Test
     routes = list(every_route(keyed.app))
     assert ("POST", "/predict") in routes and ("GET", "/openapi.json") in routes
     assert ("POST", "/v2/models/mnist-cnn/infer") in routes
+    assert {("POST", "/feedback"), ("DELETE", "/feedback/1"), ("POST", "/admin/reload")} <= set(
+        routes
+    )
     for method, path in routes:
         public = path in ("/health", "/metrics")
         for headers in ({}, {"X-API-Key": "wrong"}, {"X-API-Key": KEY[:-1] + "X"}):

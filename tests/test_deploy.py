@@ -203,8 +203,29 @@ def test_dockerignore_keeps_venv_tests_data_and_caches_out() -> None:
         "frontend/client.py",
         ".streamlit/config.toml",
         "models/mnist_cnn_model.pth",
+        "feedback/migrations/env.py",
+        "feedback/migrations/versions/0001_feedback.py",
     ]:
         assert in_build_context(path), path
+
+
+def test_api_image_carries_the_migrations_and_writes_only_to_a_data_volume() -> None:
+    runtime = Dockerfile.parse(DOCKERFILES["api"]).runtime
+    migrations = sorted(
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "feedback/migrations").rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    )
+    assert "feedback/migrations/env.py" in migrations
+    copied = [shlex.split(args)[:-1] for args in runtime.all("COPY") if "--from=" not in args]
+    for path in migrations:
+        assert in_build_context(path), path
+        assert any(path.startswith(source) for sources in copied for source in sources), path
+    env = runtime.env()
+    assert env["DATA_DIR"] == "/data" and runtime.all("VOLUME") == ["/data"]
+    (user,) = runtime.all("USER")
+    assert any(f"chown {user} /data" in args for args in runtime.all("RUN"))
+    assert "DATA_DIR" in API_SETTINGS and "DATABASE_URL" in API_SETTINGS
 
 
 def test_every_copy_source_exists_in_the_build_context(dockerfile: Dockerfile) -> None:
@@ -255,7 +276,7 @@ def test_ui_image_installs_the_ui_extra_and_no_torch(tmp_path: Path) -> None:
     assert not any(r.startswith("torch") for r in files["requirements.txt"])
 
 
-LOCAL_PACKAGES = {"service", "training", "frontend"}
+LOCAL_PACKAGES = {"service", "training", "feedback", "frontend"}
 
 
 def _third_party_imports(entry_packages: list[str]) -> set[str]:
@@ -335,6 +356,7 @@ def test_api_image_environment_is_the_services_settings() -> None:
     assert runtime.all("EXPOSE") == [env["PORT"]] == ["8000"]
     assert env["MODEL_PATH"] == "/app/models/mnist_cnn_model.pth"
     assert "models/" in runtime.all("COPY")[-1] and runtime.all("WORKDIR") == ["/app"]
+    assert env["DATA_DIR"] == "/data"  # the volume the image declares (see below)
 
 
 def _local_env(runtime: Stage, overrides: dict[str, str], tmp_path: Path) -> dict[str, str]:
@@ -347,6 +369,8 @@ def _local_env(runtime: Stage, overrides: dict[str, str], tmp_path: Path) -> dic
             value = f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"
         elif key == "HOME":
             value = str(tmp_path)
+        elif key == "DATA_DIR":  # the image's volume; here a temporary folder
+            value = str(tmp_path / "data")
         elif value == workdir or value.startswith(workdir + "/"):
             value = str(ROOT) + value[len(workdir) :]
         env[key] = value
@@ -484,8 +508,9 @@ def test_compose_schema_check_rejects_a_broken_file(
 
 
 def test_compose_services_are_wired_as_the_product_needs() -> None:
-    services = _compose()["services"]
-    assert set(services) == {"api", "ui"}
+    compose = _compose()
+    services = compose["services"]
+    assert set(services) == {"api", "ui", "postgres"}
     api, ui = services["api"], services["ui"]
     for service, dockerfile, port in [(api, "Dockerfile.api", 8000), (ui, "Dockerfile.ui", 8501)]:
         assert service["build"]["dockerfile"] == dockerfile and service["build"]["context"] == "."
@@ -502,6 +527,25 @@ def test_compose_services_are_wired_as_the_product_needs() -> None:
     assert set(api["environment"]) <= API_SETTINGS, set(api["environment"]) - API_SETTINGS
     # The CPU build arg in compose is the Dockerfile's default.
     assert api["build"]["args"]["TORCH_INDEX_URL"] in DOCKERFILES["api"].read_text()
+
+
+def test_compose_keeps_corrections_on_a_volume_and_postgres_behind_a_profile() -> None:
+    compose = _compose()
+    api, postgres = compose["services"]["api"], compose["services"]["postgres"]
+    # SQLite by default, on a named volume at the image's DATA_DIR; the rest stays read-only.
+    data_dir = Dockerfile.parse(DOCKERFILES["api"]).runtime.env()["DATA_DIR"]
+    assert api["volumes"] == [f"api-data:{data_dir}"] and "api-data" in compose["volumes"]
+    assert api["read_only"] is True
+    assert api["environment"]["DATABASE_URL"] == "${DATABASE_URL:-}"
+    # PostgreSQL only with `--profile postgres`; the API waits for it then, and not otherwise.
+    assert postgres["profiles"] == ["postgres"]
+    assert api["depends_on"]["postgres"] == {"condition": "service_healthy", "required": False}
+    assert postgres["healthcheck"]["test"][:2] == ["CMD", "pg_isready"]
+    assert postgres["volumes"] == ["postgres-data:/var/lib/postgresql/data"]
+    example = (ROOT / ".env.example").read_text()
+    assert "DATABASE_URL=postgresql+psycopg://mnist:change-me@postgres:5432/feedback" in example
+    assert postgres["environment"]["POSTGRES_USER"] == "mnist"
+    assert postgres["environment"]["POSTGRES_DB"] == "feedback"
 
 
 def test_env_example_lists_exactly_the_variables_compose_reads() -> None:
@@ -634,6 +678,13 @@ def test_k8s_api_deployment_is_probed_limited_non_root_and_read_only() -> None:
     assert {item["name"] for item in container["env"]} <= API_SETTINGS
     # uvicorn drains for up to 30 s after SIGTERM (service/__main__.py); the pod must allow it.
     assert pod["terminationGracePeriodSeconds"] > 30
+    # Replicas share one database, from a Secret that must exist (no silent per-pod SQLite) ...
+    (database,) = [item for item in container["env"] if item["name"] == "DATABASE_URL"]
+    secret = database["valueFrom"]["secretKeyRef"]
+    assert secret["key"] == "DATABASE_URL" and not secret.get("optional", False)
+    # ... and DATA_DIR, the one place it writes, is a volume despite the read-only root.
+    (data,) = [m for m in container["volumeMounts"] if m["mountPath"] == "/data"]
+    assert any(v["name"] == data["name"] and "emptyDir" in v for v in pod["volumes"])
 
 
 def test_k8s_api_service_and_hpa_point_at_the_deployment() -> None:

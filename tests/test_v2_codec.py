@@ -296,9 +296,10 @@ def test_all_outputs_in_json_by_default_with_the_id_echoed() -> None:
     request = parse_infer_request(
         infer([pixels_tensor(shape=[2, 784], data=[0.5] * 1568)], id="x"), b"", 64
     )
-    header, binary = encode_response(request, *answers_for(3, 8, verdict="unsure"))
+    header, binary = encode_response(request, *answers_for(3, 8, verdict="unsure"), model_version=3)
     body = orjson.loads(header)
     assert binary == b"" and body["id"] == "x" and body["model_name"] == "mnist-cnn"
+    assert body["model_version"] == "3"  # the version that answered, as the protocol spells it
     outputs = {output["name"]: output for output in body["outputs"]}
     assert outputs["digit"] == {"name": "digit", "datatype": "INT64", "shape": [2], "data": [3, 8]}
     assert outputs["probabilities"]["shape"] == [2, 10]
@@ -318,7 +319,7 @@ def test_binary_outputs_follow_the_json_header_in_the_order_asked() -> None:
     )
     request = parse_infer_request(payload, b"", 64)
     assert request.outputs == {"digit": True, "probabilities": False}
-    header, binary = encode_response(request, *answers_for(6))
+    header, binary = encode_response(request, *answers_for(6), model_version=1)
     outputs = orjson.loads(header)["outputs"]
     assert [output["name"] for output in outputs] == ["digit", "probabilities"]
     assert outputs[0]["parameters"] == {"binary_data_size": 8} and "data" not in outputs[0]
@@ -329,7 +330,9 @@ def test_binary_data_output_asks_for_every_output_in_binary() -> None:
     payload = infer([pixels_tensor()], parameters={"binary_data_output": True})
     request = parse_infer_request(payload, b"", 64)
     assert request.outputs == {"probabilities": True, "digit": True, "verdict": True}
-    header, binary = encode_response(request, *answers_for(2, verdict="not_a_digit"))
+    header, binary = encode_response(
+        request, *answers_for(2, verdict="not_a_digit"), model_version=1
+    )
     assert all("data" not in output for output in orjson.loads(header)["outputs"])
     # Triton's BYTES layout: each element's length as a little-endian uint32, then the bytes.
     assert len(binary) == 10 * 4 + 8 + 4 + len(b"not_a_digit")
@@ -339,5 +342,6 @@ def test_binary_data_output_asks_for_every_output_in_binary() -> None:
 
 
 def test_a_request_without_an_id_gets_an_answer_without_one() -> None:
-    header, _ = encode_response(InferRequest(None, outputs={"digit": False}), *answers_for(1))
+    request = InferRequest(None, outputs={"digit": False})
+    header, _ = encode_response(request, *answers_for(1), model_version=1)
     assert "id" not in orjson.loads(header)

@@ -157,7 +157,8 @@ def test_verdicts_off_answers_digit_without_the_detector() -> None:
         cross[i, max(0, i - 8) : i + 8] = 255
         cross[i, max(0, 192 - i) : 208 - i] = 255
     with TestClient(create_app(make_settings(verdicts=False))) as client:
-        assert client.app.state.runtime.predictor.detector is None  # type: ignore[attr-defined]
+        runtime = client.app.state.runtime  # type: ignore[attr-defined]
+        assert runtime.detector is None and not runtime.served.policy.uses_detector
         answer = client.post(
             "/predict", content=encode(cross), headers={"Content-Type": "image/png"}
         )

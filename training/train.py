@@ -2,6 +2,8 @@
 
 python -m training                         # the seed recipe: 10 epochs, Adam 1e-3, batch 100
 python -m training --recipe augmented      # the committed model: augmentation + OneCycle, 40 epochs
+python -m training --recipe finetune --feedback DATABASE_URL --base BASE.pth --output OUT.pth
+                                           # learn the corrections people sent (training/finetune.py)
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -164,6 +167,29 @@ def save(
     report: EvalReport,
     train_images: int,
 ) -> None:
+    details = {
+        "recipe": asdict(recipe),
+        "augmentation": augment_settings() if recipe.augment else None,
+        "seed": seed,
+        "epochs": recipe.epochs,
+        "train_images": train_images,
+        "seconds": round(sum(log.seconds for log in history), 1),
+        "history": [asdict(log) for log in history],
+    }
+    title = f"{MODEL_NAME} ({recipe.name} recipe, {recipe.epochs} epochs)"
+    write_model(model, output, report, device, title, details)
+
+
+def write_model(
+    model: MnistCNN,
+    output: Path,
+    report: EvalReport,
+    device: torch.device,
+    title: str,
+    details: dict[str, Any],
+) -> None:
+    """The weights, their metadata (what every model records, then the recipe's `details`) and
+    the confusion-matrix picture, side by side."""
     output.parent.mkdir(parents=True, exist_ok=True)
     # Saved from the CPU so the file loads the same on machines with and without a GPU.
     torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, output)
@@ -178,13 +204,7 @@ def save(
             "test_loss": report.loss,
             "per_class_accuracy": report.per_class_accuracy,
             "confusion_matrix": report.confusion_matrix,
-            "recipe": asdict(recipe),
-            "augmentation": augment_settings() if recipe.augment else None,
-            "seed": seed,
-            "epochs": recipe.epochs,
-            "train_images": train_images,
-            "seconds": round(sum(log.seconds for log in history), 1),
-            "history": [asdict(log) for log in history],
+            **details,
             "device": str(device),
             "torch_threads": torch.get_num_threads(),
             "torch_version": torch.__version__,
@@ -193,11 +213,7 @@ def save(
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         },
     )
-    save_confusion_png(
-        report,
-        confusion_png_path_for(output),
-        title=f"{MODEL_NAME} ({recipe.name} recipe, {recipe.epochs} epochs)",
-    )
+    save_confusion_png(report, confusion_png_path_for(output), title=title)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -208,13 +224,35 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--recipe",
-        choices=sorted(RECIPES),
+        choices=[*sorted(RECIPES), "finetune"],
         default="seed",
-        help="seed: the design's recipe; augmented: the committed model's",
+        help="seed: the design's recipe; augmented: the committed model's; finetune: a model "
+        "trained further on the corrections in --feedback",
     )
-    parser.add_argument("--epochs", type=int, help="default: the recipe's (seed 10, augmented 40)")
-    parser.add_argument("--batch-size", type=int, help="default: 100")
-    parser.add_argument("--lr", type=float, help="Adam learning rate (default 1e-3)")
+    parser.add_argument(
+        "--epochs", type=int, help="default: the recipe's (seed 10, augmented 40, finetune 40)"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, help="default: 100 (finetune: corrections per batch, 32)"
+    )
+    parser.add_argument(
+        "--lr", type=float, help="Adam learning rate (default 1e-3; finetune: OneCycle peak 5e-3)"
+    )
+    parser.add_argument(
+        "--feedback", metavar="DATABASE_URL", help="finetune: the feedback database to learn from"
+    )
+    parser.add_argument("--base", type=Path, help="finetune: the model to start from")
+    parser.add_argument(
+        "--detector",
+        type=Path,
+        help="finetune: the not-a-digit detector the service uses, for the refitted verdict "
+        "numbers (default: models/not_a_digit.pth)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="finetune: write the model even when it loses over 0.3 points of MNIST test accuracy",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda ...")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
@@ -236,6 +274,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.recipe == "finetune":
+        # Imported here: only this recipe needs the feedback database's libraries.
+        from training import finetune
+
+        tuned = {"epochs": args.epochs, "corrections_per_batch": args.batch_size, "max_lr": args.lr}
+        chosen = {name: value for name, value in tuned.items() if value is not None}
+        return finetune.run(args, replace(finetune.FinetuneRecipe(), **chosen))
     overrides = {
         k: v
         for k, v in {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr}.items()

@@ -21,12 +21,22 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import Scope, Send
 
+from feedback.errors import FeedbackUnavailableError
 from service.imaging.errors import ImageTooLargeError, InputError, TooManyPiecesError
-from service.inference.errors import BatcherStoppedError, ModelUnavailableError, QueueFullError
+from service.inference.errors import (
+    BatcherStoppedError,
+    ModelUnavailableError,
+    QueueFullError,
+    ReloadError,
+    UnknownVersionError,
+    VersionLoadError,
+)
 from service.v2_codec import ProtocolError
 
 RETRY_AFTER_SECONDS = "1"
 _RETRY = {"Retry-After": RETRY_AFTER_SECONDS}
+# A database that is down or locked rarely recovers within a second; corrections can wait.
+_RETRY_DATABASE = {"Retry-After": "5"}
 
 
 @dataclass(frozen=True)
@@ -143,6 +153,16 @@ def refusal_for(error: Exception, v2: bool) -> Refusal:
             return Refusal(503, str(error), _RETRY)
         case ModelUnavailableError():
             return Refusal(503, f"the model is not loaded: {error.reason}", _RETRY)
+        case FeedbackUnavailableError():
+            text = f"{error.reason}; the correction was not stored, send it again later"
+            return Refusal(503, text, _RETRY_DATABASE)
+        case UnknownVersionError():
+            versions = ", ".join(map(str, error.available))
+            return Refusal(404, f"{error}; the versions are {versions}")
+        case VersionLoadError():
+            return Refusal(422, f"{error.reason}; the previous version is still served")
+        case ReloadError():
+            return Refusal(503, f"{error.reason}; the previous version is still served")
         case RequestValidationError():
             problems = "; ".join(
                 f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
@@ -161,6 +181,10 @@ HANDLED = (
     QueueFullError,
     BatcherStoppedError,
     ModelUnavailableError,
+    FeedbackUnavailableError,
+    UnknownVersionError,
+    VersionLoadError,
+    ReloadError,
     RequestValidationError,
     HTTPException,
 )

@@ -10,11 +10,12 @@ from fastapi import FastAPI
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
+from feedback.store import FeedbackStore
 from service.api.admission import AdmissionMiddleware
 from service.api.errors import install_error_handlers
 from service.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from service.api.responses import FastJSONResponse
-from service.api.routes import docs, health, predict, read, v2
+from service.api.routes import admin, docs, feedback, health, predict, read, v2
 from service.api.security import AccessMiddleware
 from service.inference.runtime import ModelRuntime
 from service.logs import configure_logging
@@ -32,6 +33,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level)
     runtime = ModelRuntime(settings)
+    # Connects on first use: a database that is down costs /feedback, never the start-up.
+    store = FeedbackStore(settings.feedback_database_url, settings.database_timeout)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -41,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gc.freeze()
         yield
         runtime.stop()
+        store.close()
 
     app = FastAPI(
         title="MNIST digit recognition API",
@@ -57,10 +61,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.runtime = runtime
+    app.state.feedback = store
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(predict.router)
     app.include_router(read.router)
+    app.include_router(feedback.router)
+    if settings.admin_api_key:  # without an admin key the route does not exist (404)
+        app.include_router(admin.router)
     app.include_router(v2.router)  # the Open Inference Protocol (KServe V2) beside /predict
     docs.install(app)
     return app
@@ -80,7 +88,7 @@ def _middleware(settings: Settings) -> list[Middleware]:
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,
-                allow_methods=["GET", "POST"],
+                allow_methods=["GET", "POST", "DELETE"],
                 allow_headers=["Content-Type", "X-API-Key", "X-Request-ID"],
             )
         )

@@ -17,6 +17,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
+from feedback.tables import LABELS
 from service.api.errors import ApiError
 from service.imaging.decode import base64_file
 from service.imaging.normalise import RawImage
@@ -35,9 +36,9 @@ IMAGE_TYPES = frozenset(
     }
 )
 ACCEPTED = (
-    "send one of: multipart/form-data with the image in field '{field}'; the image file itself as the "
-    "body with Content-Type image/png (or image/jpeg, image/bmp, image/gif, image/webp, image/tiff); "
-    "or JSON {json}"
+    "send one of: multipart/form-data with the image in field '{field}'{label_field}; the image file "
+    "itself as the body with Content-Type image/png (or image/jpeg, image/bmp, image/gif, "
+    "image/webp, image/tiff){label_query}; or JSON {json}"
 )
 SINGLE_JSON = '{"image": "<base64>"} or {"pixels": [[28 rows of 28 numbers 0-255]]}'
 BATCH_JSON = '{"images": ["<base64>", {"pixels": [[...]]}, ...]}'
@@ -52,11 +53,15 @@ def media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
-def _unsupported(request: Request, field: str, json_shape: str) -> ApiError:
+def _unsupported(request: Request, field: str, json_shape: str, label: bool = False) -> ApiError:
     given = media_type(request) or "no Content-Type"
-    return ApiError(
-        415, f"unsupported content type {given!r}; " + ACCEPTED.format(field=field, json=json_shape)
+    accepted = ACCEPTED.format(
+        field=field,
+        json=json_shape,
+        label_field=" and the right answer in field 'label'" if label else "",
+        label_query=" and ?label=" if label else "",
     )
+    return ApiError(415, f"unsupported content type {given!r}; {accepted}")
 
 
 def decode_base64(text: str) -> bytes:
@@ -98,10 +103,13 @@ async def _json_body(request: Request) -> Any:
         raise ApiError(422, f"the body is not valid JSON ({error}){hint}") from error
 
 
-async def _form_files(request: Request, field: str, max_files: int, max_bytes: int) -> list[bytes]:
+async def _form_files(
+    request: Request, field: str, max_files: int, max_bytes: int, text_fields: tuple[str, ...] = ()
+) -> tuple[list[bytes], dict[str, str]]:
+    """The files in `field`, and the values of the named text fields that were sent."""
     try:
         form = await request.form(
-            max_files=max_files, max_fields=max_files, max_part_size=max_bytes
+            max_files=max_files, max_fields=max_files + len(text_fields), max_part_size=max_bytes
         )
     except FormParserError as error:
         # python-multipart's own limits, which Starlette lets through: a part header over ~4 KB
@@ -126,10 +134,11 @@ async def _form_files(request: Request, field: str, max_files: int, max_bytes: i
             422, f"the form has no file in field '{field}'; e.g. curl -F {field}=@digit.png ..."
         )
     files = [await upload.read() for upload in uploads]
+    texts = {name: value for name in text_fields if isinstance(value := form.get(name), str)}
     await form.close()
     if not all(files):
         raise ApiError(422, f"an uploaded file in field '{field}' is empty (0 bytes)")
-    return files
+    return files, texts
 
 
 async def read_image(request: Request, max_bytes: int) -> RawImage:
@@ -146,7 +155,7 @@ async def read_image(request: Request, max_bytes: int) -> RawImage:
             raise ApiError(422, f"the JSON body must be an object: {SINGLE_JSON}")
         return _from_json_item(payload, "the JSON body")
     if kind == "multipart/form-data":
-        return (await _form_files(request, "file", max_files=1, max_bytes=max_bytes))[0]
+        return (await _form_files(request, "file", max_files=1, max_bytes=max_bytes))[0][0]
     raise _unsupported(request, "file", SINGLE_JSON)
 
 
@@ -160,7 +169,7 @@ async def read_images(request: Request, max_images: int, max_bytes: int) -> list
             raise ApiError(422, f"the JSON body must hold a non-empty 'images' list: {BATCH_JSON}")
         images = items
     elif kind == "multipart/form-data":
-        images = await _form_files(request, "files", max_files=max_images, max_bytes=max_bytes)
+        images, _ = await _form_files(request, "files", max_images, max_bytes)
     else:
         raise _unsupported(request, "files", BATCH_JSON)
     if len(images) > max_images:
@@ -168,3 +177,50 @@ async def read_images(request: Request, max_images: int, max_bytes: int) -> list
     if kind == "application/json":
         return [_from_json_item(item, f"images[{i}]") for i, item in enumerate(images)]
     return images
+
+
+LABEL_HELP = 'a digit 0-9 or "not_a_digit"'
+
+
+async def read_labelled_image(request: Request, max_bytes: int) -> tuple[RawImage, str]:
+    """The image and the right answer of a /feedback request: multipart `file` + `label`, JSON
+    `{"image" or "pixels", "label"}`, or the image as the body with `?label=`. The label comes back
+    as stored: "0" to "9" or "not_a_digit"."""
+    kind = media_type(request)
+    label: object = None
+    if kind == "multipart/form-data":
+        files, texts = await _form_files(request, "file", 1, max_bytes, text_fields=("label",))
+        image: RawImage = files[0]
+        label = texts.get("label")
+    elif kind == "application/json":
+        payload = await _json_body(request)
+        if not isinstance(payload, dict):
+            raise ApiError(422, f"the JSON body must be an object: {FEEDBACK_JSON}")
+        image = _from_json_item(payload, "the JSON body")
+        label = payload.get("label")
+    elif kind in IMAGE_TYPES:
+        image = await read_image(request, max_bytes)
+    else:
+        raise _unsupported(request, "file", FEEDBACK_JSON, label=True)
+    if label is None:
+        label = request.query_params.get("label")
+    return image, parse_label(label)
+
+
+FEEDBACK_JSON = '{"image": "<base64>", "label": 4} (or "pixels" instead of "image")'
+
+
+def parse_label(value: object) -> str:
+    if value is None:
+        raise ApiError(
+            422,
+            f"the right answer is missing: send 'label', {LABEL_HELP}: a form field beside "
+            "'file', a key of the JSON body, or ?label= with an image body",
+        )
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 9:
+        return str(value)
+    if isinstance(value, str) and value.strip() in LABELS:
+        return value.strip()
+    shown = orjson.dumps(value).decode()
+    shown = shown if len(shown) <= 40 else shown[:37] + "..."
+    raise ApiError(422, f"'label' must be {LABEL_HELP}, not {shown}")

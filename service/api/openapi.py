@@ -15,10 +15,12 @@ _IMAGE_BODIES = {
     for kind in ("image/png", "image/jpeg", "image/bmp", "image/gif", "image/webp", "image/tiff")
 }
 _ERROR_MEANINGS = {
+    401: "missing or wrong key",
+    404: "no such correction or version",
     413: "body, image or batch over its limit, or (/read) more digits than one image may hold",
     415: "unsupported content type",
-    422: "not an image, no digit found, bad pixels, or a missing field",
-    503: "model not loaded, or the server is at capacity (see Retry-After)",
+    422: "not an image, no digit found, bad pixels or label, or a missing field",
+    503: "model not loaded, server at capacity, or the database unavailable (see Retry-After)",
 }
 
 
@@ -42,18 +44,22 @@ def _inline_schema(model: type[BaseModel]) -> dict[str, Any]:
     return resolved
 
 
-def image_request_body(field: str, json_model: type[BaseModel], many: bool) -> dict[str, Any]:
-    """`openapi_extra` for a route taking image(s) as multipart `field`, JSON, or (one) a raw body."""
+def image_request_body(
+    field: str, json_model: type[BaseModel], many: bool, fields: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """`openapi_extra` for a route taking image(s) as multipart `field` (with text `fields`), JSON,
+    or (one) a raw body."""
     file_schema: dict[str, Any] = {"type": "string", "format": "binary"}
     if many:
         file_schema = {"type": "array", "items": file_schema}
+    properties = {field: file_schema} | {name: {"type": "string"} for name in fields}
     content: dict[str, Any] = {
         "multipart/form-data": {
-            # Only the file field: /predict refuses any other part (413, "too many fields").
+            # Only these fields: /predict refuses any other part (413, "too many fields").
             "schema": {
                 "type": "object",
-                "required": [field],
-                "properties": {field: file_schema},
+                "required": [field, *fields],
+                "properties": properties,
                 "additionalProperties": False,
             }
         },
@@ -62,6 +68,11 @@ def image_request_body(field: str, json_model: type[BaseModel], many: bool) -> d
     if not many:
         content.update(_IMAGE_BODIES)
     return {"requestBody": {"required": True, "content": content}}
+
+
+def json_request_body(model: type[BaseModel], required: bool) -> dict[str, Any]:
+    content = {"application/json": {"schema": _inline_schema(model)}}
+    return {"requestBody": {"required": required, "content": content}}
 
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:

@@ -130,6 +130,7 @@ class Prediction(DigitAnswer):
         ]
     ]
     model: Annotated[str, Field(examples=["mnist-cnn"])]
+    model_version: Annotated[int, Field(ge=1, description="the model version that answered")]
     device: Annotated[str, Field(examples=["cpu"])]
     latency_ms: Annotated[float, Field(description="time spent in the server for this request")]
     input_image: NotRequired[
@@ -156,6 +157,7 @@ def _example(
         "verdict": verdict,
         "alternatives": alternatives,
         "model": "mnist-cnn",
+        "model_version": 1,
         "device": "cpu",
         "latency_ms": 2.4,
     }
@@ -227,12 +229,16 @@ class Reading(TypedDict):
     ]
     digits: Annotated[list[ReadDigit], Field(min_length=1, description="left to right")]
     model: Annotated[str, Field(examples=["mnist-cnn"])]
+    model_version: Annotated[int, Field(ge=1, description="the model version that read it")]
     device: Annotated[str, Field(examples=["cpu"])]
     latency_ms: Annotated[float, Field(description="time spent in the server for this request")]
 
 
 class ModelSummary(TypedDict):
     name: str
+    model_version: Annotated[
+        int, Field(ge=1, description="the version served (POST /admin/reload)")
+    ]
     sha256: str
     parameters: int
     test_accuracy: float | None
@@ -246,6 +252,52 @@ class Health(TypedDict):
     reason: NotRequired[
         Annotated[str | None, Field(description="why the service cannot predict, when it cannot")]
     ]
+
+
+Label = Annotated[
+    int | Literal["not_a_digit"],
+    Field(description='the right answer: a digit 0-9, or "not_a_digit"', examples=[4]),
+]
+
+
+class FeedbackJSON(PredictJSON):
+    """One image, as /predict takes it, and the right answer."""
+
+    label: Label
+
+
+class FeedbackStored(TypedDict):
+    id: Annotated[int, Field(description="DELETE /feedback/{id} undoes it", examples=[17])]
+    label: Label
+    predicted: Annotated[int, Field(ge=0, le=9, description="what the model read", examples=[9])]
+    verdict: Annotated[
+        Verdict, Field(description="the model's verdict on the image, as /predict answers it")
+    ]
+    model_version: Annotated[int, Field(ge=1, description="the model version that read it")]
+
+
+class FeedbackStats(TypedDict):
+    total: int
+    by_label: Annotated[
+        dict[str, int], Field(description='count per label, "0" to "9" and "not_a_digit"')
+    ]
+    model_right: Annotated[
+        float | None,
+        Field(description="share of the digit corrections the model had right; null before any"),
+    ]
+    since: Annotated[str | None, Field(description="ISO 8601 time of the oldest correction")]
+
+
+class ReloadJSON(BaseModel):
+    """Which version to serve; without one (or without a body), the newest."""
+
+    version: int | None = Field(None, ge=1, examples=[2])
+
+
+class Reloaded(TypedDict):
+    model_version: Annotated[int, Field(description="the version served from now on")]
+    previous: Annotated[int | None, Field(description="the version served before")]
+    versions: Annotated[list[int], Field(description="every version there is")]
 
 
 class ErrorDetail(BaseModel):
@@ -334,6 +386,7 @@ READ_EXAMPLE: dict[str, object] = {
         },
     ],
     "model": "mnist-cnn",
+    "model_version": 1,
     "device": "cpu",
     "latency_ms": 37.4,
 }

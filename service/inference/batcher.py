@@ -4,6 +4,9 @@ The event loop never runs the model. A lone request runs at once (no fixed delay
 requests that arrived during one forward pass make up the next batch, so batches grow with the load.
 The queue is bounded: when it is full, `submit` fails at once with `QueueFullError` instead of letting
 latency grow without bound.
+
+Each job names the model that must answer it, so a model swapped in while requests wait (a reload)
+never answers a request that started on the old one: a batch only ever holds one model's jobs.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ BatchObserver = Callable[[int, float, float], None]  # (images, seconds in the m
 @dataclass
 class _Job:
     images: np.ndarray
+    predict: PredictFn
     future: asyncio.Future[np.ndarray]
     loop: asyncio.AbstractEventLoop
     enqueued: float = field(default_factory=time.perf_counter)
@@ -38,7 +42,7 @@ class _Job:
 class DynamicBatcher:
     def __init__(
         self,
-        predict: PredictFn,
+        predict: PredictFn | None = None,
         max_batch_size: int = 64,
         max_wait_s: float = 0.0,
         max_queue: int = 512,
@@ -77,10 +81,14 @@ class DynamicBatcher:
         if self._thread:
             self._thread.join(timeout)
 
-    async def submit(self, images: np.ndarray) -> np.ndarray:
-        """Queue (k, 28, 28) digits and wait for their (k, 10) probabilities, in the same order."""
+    async def submit(self, images: np.ndarray, predict: PredictFn | None = None) -> np.ndarray:
+        """Queue (k, 28, 28) digits and wait for their (k, 10) probabilities, in the same order;
+        `predict` (default: the batcher's own) is the model that answers them."""
+        predict = predict or self._predict
+        if predict is None:
+            raise TypeError("no model to answer with: pass `predict`")
         loop = asyncio.get_running_loop()
-        job = _Job(images, loop.create_future(), loop)
+        job = _Job(images, predict, loop.create_future(), loop)
         with self._wakeup:
             if not self._running:
                 raise BatcherStoppedError("the server is shutting down")
@@ -111,7 +119,11 @@ class DynamicBatcher:
                     self._wakeup.wait(remaining)
             batch = [self._jobs.popleft()]
             size = len(batch[0].images)
-            while self._jobs and size + len(self._jobs[0].images) <= self.max_batch_size:
+            while (
+                self._jobs
+                and size + len(self._jobs[0].images) <= self.max_batch_size
+                and self._jobs[0].predict is batch[0].predict
+            ):
                 job = self._jobs.popleft()
                 batch.append(job)
                 size += len(job.images)
@@ -129,7 +141,7 @@ class DynamicBatcher:
         started = time.perf_counter()
         try:
             images = np.concatenate([job.images for job in batch])
-            probabilities = self._predict(images)
+            probabilities = batch[0].predict(images)
         except Exception as error:
             if len(batch) > 1:
                 # Run each request alone, so one bad request cannot fail its neighbours.

@@ -1,17 +1,31 @@
-"""The model at run time: loaded once, warmed up, and served through the batcher and a preprocessing pool.
+"""The model at run time: loaded, warmed up, served through the batcher and a preprocessing pool,
+and swapped for another version without a restart.
 
 The api package holds one ModelRuntime per app and hands it to the routes; this module knows nothing
 of HTTP: when it cannot serve, it raises the errors of service/inference/errors.py.
+
+Versions (training/versions.py): at start the runtime serves the version named in MODEL_DIR/current,
+else the newest. `reload` loads another version, records it in that file and swaps it in; the other
+worker processes follow the file (service/inference/watcher.py). A swap replaces one reference: a
+request holds the ServedModel it started with, so requests in flight finish on the old weights and
+new ones get the new weights, and none waits or fails.
+
+Verdicts (service/inference/verdict.py): each version carries its own fitted numbers (the `verdict`
+block of its metadata), so a ServedModel pairs weights with their VerdictPolicy and an answer's
+verdict, confidence and model_version always come from the same version. The not-a-digit detector
+is one file for every version (DETECTOR_PATH), loaded once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -21,15 +35,22 @@ from service.imaging.errors import TooManyPiecesError
 from service.imaging.normalise import Digits, RawImage, to_gray
 from service.imaging.pieces import NumberPieces, number_pieces
 from service.imaging.segment import single_digit
-from service.inference.batcher import DynamicBatcher
-from service.inference.errors import ModelUnavailableError
+from service.inference.batcher import DynamicBatcher, PredictFn
+from service.inference.errors import (
+    ModelUnavailableError,
+    ReloadError,
+    UnknownVersionError,
+    VersionLoadError,
+)
 from service.inference.predictor import Predictor
 from service.inference.reading import best_reading, holds_several_digits
 from service.inference.verdict import Outputs, Readings, VerdictPolicy
+from service.inference.watcher import CurrentVersionWatcher, signature
 from service.settings import Settings
 from training.checkpoint import ModelInfo, ModelLoadError, load_checkpoint, load_detector
 from training.detector import NotDigitNet
 from training.model import resolve_device
+from training.versions import CURRENT_FILE, list_versions, read_current, write_current
 
 logger = logging.getLogger(__name__)
 # A /read image may offer this many pieces to score per digit allowed (cut candidates included).
@@ -39,91 +60,175 @@ CANDIDATES_PER_DIGIT = 8
 SEVERAL_CANDIDATES = 32
 
 
+@dataclass(frozen=True)
+class ServedModel:
+    """One loaded version. Routes take it once per request and answer with it throughout."""
+
+    version: int
+    info: ModelInfo
+    predict: PredictFn  # the batch forward pass of these weights (also the batcher's grouping key)
+    policy: VerdictPolicy  # this version's fitted verdict numbers
+
+
 @dataclass
 class ModelRuntime:
     settings: Settings
     device: torch.device | None = None
-    info: ModelInfo | None = None
-    predictor: Predictor | None = None
+    served: ServedModel | None = None
     batcher: DynamicBatcher | None = None
-    policy: VerdictPolicy = field(default_factory=VerdictPolicy)
+    detector: NotDigitNet | None = None
     detector_info: ModelInfo | None = None
     failure: str | None = "the model is still loading"
     _pool: ThreadPoolExecutor | None = None
+    _watcher: CurrentVersionWatcher | None = None
+    _switching: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def ready(self) -> bool:
-        return self.batcher is not None
+        return self.served is not None
+
+    @property
+    def model_dir(self) -> Path:
+        return self.settings.model_versions_dir
 
     def start(self) -> None:
         """Load and warm up the model; on failure, record why (served by /health) instead of dying."""
-        started = time.perf_counter()
         torch.set_num_threads(self.settings.torch_threads)
         self._pool = ThreadPoolExecutor(self.settings.preprocess_threads, "preprocess")
-        try:
-            self.device = resolve_device(self.settings.device)
-            model, self.info = load_checkpoint(self.settings.model_path, self.device)
-            detector = self._load_detector()
-        except (ModelLoadError, ValueError, RuntimeError) as error:
-            self.failure = str(error)  # plain text: /health and every 503 show it to clients
-            cause = f" (cause: {error.__cause__})" if error.__cause__ else ""
-            logger.error("model not loaded: %s%s", error, cause)
-            return
-        self.policy = VerdictPolicy.from_metadata(
-            self.info.verdict,
-            self.detector_info.sha256 if self.detector_info else None,
-            self.settings.verdicts,
-        )
-        self.predictor = Predictor(
-            model, self.device, detector if self.policy.uses_detector else None
-        )
-        self.predictor.warm_up(self.settings.max_batch_size)
         self.batcher = DynamicBatcher(
-            self.predictor.predict,
             max_batch_size=self.settings.max_batch_size,
             max_wait_s=self.settings.max_batch_wait_ms / 1000,
             max_queue=self.settings.max_queue,
             on_batch=metrics.observe_batch,
         )
         self.batcher.start()
-        self.failure = None
         metrics.bind_runtime(self.batcher)
-        logger.info(
-            "model %s (sha256 %s…) ready on %s in %.2fs",
-            self.info.path,
-            self.info.sha256[:12],
-            self.device,
-            time.perf_counter() - started,
-        )
+        # The file's identity before reading it: a reload that lands while this worker loads its
+        # first model is still seen as a change by the watcher.
+        seen = signature(self.model_dir / CURRENT_FILE)
+        try:
+            self.device = resolve_device(self.settings.device)
+            self._load_detector()
+            self._serve(self._load(self._startup_version()))
+        except (ModelLoadError, ValueError, RuntimeError) as error:
+            self.failure = str(error)  # plain text: /health and every 503 show it to clients
+            cause = f" (cause: {error.__cause__})" if error.__cause__ else ""
+            logger.error("model not loaded: %s%s", error, cause)
+        interval = self.settings.model_poll_interval
+        self._watcher = CurrentVersionWatcher(self.model_dir, interval, self.follow, seen).start()
 
-    def _load_detector(self) -> NotDigitNet | None:
+    def _load_detector(self) -> None:
         """The detector, when verdicts are on; a broken detector file stops the service like a
         broken model (its answers would be wrong, not just less informative)."""
         if not self.settings.verdicts:
-            return None
+            return
         assert self.device is not None
-        detector, self.detector_info = load_detector(self.settings.detector_path, self.device)
-        return detector
+        self.detector, self.detector_info = load_detector(self.settings.detector_path, self.device)
 
     def stop(self) -> None:
+        if self._watcher:
+            self._watcher.stop()
         if self.batcher:
             self.batcher.stop()
         if self._pool:
             self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def versions(self) -> dict[int, Path]:
+        """Every version there is: number → weights file, oldest first."""
+        return list_versions(self.model_dir, self.settings.model_path)
+
+    def _startup_version(self) -> int:
+        versions = self.versions()
+        pinned = read_current(self.model_dir)
+        if pinned in versions:
+            return pinned
+        if pinned is not None:
+            logger.error("%s names version %d, which does not exist", CURRENT_FILE, pinned)
+        return max(versions)
+
+    def _load(self, version: int) -> ServedModel:
+        """Load and warm up a version, with its verdict numbers, without serving it yet."""
+        started = time.perf_counter()
+        if self.device is None:
+            raise ModelLoadError(self.failure or "no device to load the model on")
+        weights = self.versions().get(version)
+        if weights is None:
+            raise ModelLoadError(f"there is no model version {version}")
+        model, info = load_checkpoint(weights, self.device)
+        policy = VerdictPolicy.from_metadata(
+            info.verdict,
+            self.detector_info.sha256 if self.detector_info else None,
+            self.settings.verdicts,
+        )
+        predictor = Predictor(model, self.device, self.detector if policy.uses_detector else None)
+        predictor.warm_up(self.settings.max_batch_size)
+        logger.info(
+            "model version %d loaded from %s (sha256 %s…) on %s in %.2fs",
+            version,
+            info.path,
+            info.sha256[:12],
+            self.device,
+            time.perf_counter() - started,
+        )
+        return ServedModel(version, info, predictor.predict, policy)
+
+    def _serve(self, model: ServedModel) -> None:
+        previous = self.served
+        self.served = model  # one reference: a request sees the old model or the new, whole
+        self.failure = None
+        metrics.MODEL_LOADED.set(1)
+        metrics.MODEL_VERSION.set(model.version)
+        if previous and previous.version != model.version:
+            logger.info("now serving model version %d (was %d)", model.version, previous.version)
+
+    def reload(self, version: int | None = None) -> tuple[int | None, int]:
+        """Serve `version` (default: the newest) in every worker: load it here, record it in
+        MODEL_DIR/current for the other workers, swap it in. Returns (previous, now served).
+        Blocking (it loads weights): call it off the event loop."""
+        with self._switching:
+            versions = self.versions()
+            target = max(versions) if version is None else version
+            if target not in versions:
+                raise UnknownVersionError(target, list(versions))
+            previous = self.served.version if self.served else None
+            try:
+                model = self.served if previous == target else self._load(target)
+            except (ModelLoadError, RuntimeError) as error:
+                raise VersionLoadError(f"version {target} does not load: {error}") from error
+            try:
+                write_current(self.model_dir, target)
+            except OSError as error:
+                raise ReloadError(
+                    f"cannot record the served version in {self.model_dir}: {error.strerror}"
+                ) from error
+            assert model is not None
+            self._serve(model)
+            return previous, target
+
+    def follow(self, version: int) -> None:
+        """The watcher's callback: another worker's reload named `version`."""
+        with self._switching:
+            if self.served is None or self.served.version != version:
+                self._serve(self._load(version))
 
     @property
     def device_name(self) -> str:
         return str(self.device) if self.device else "none"
 
     @property
-    def model_name(self) -> str:
-        return self.info.name if self.info else ""
+    def info(self) -> ModelInfo | None:
+        return self.served.info if self.served else None
 
-    def require_ready(self) -> DynamicBatcher:
-        """The batcher, or ModelUnavailableError saying why there is none."""
-        if self.batcher is None:
+    @property
+    def model_name(self) -> str:
+        return self.served.info.name if self.served else ""
+
+    def require_ready(self) -> ServedModel:
+        """The model serving now, or ModelUnavailableError saying why there is none."""
+        served = self.served
+        if served is None or self.batcher is None:
             raise ModelUnavailableError(self.failure or "unknown reason")
-        return self.batcher
+        return served
 
     async def preprocess(self, images: Sequence[RawImage], check_several: bool = False) -> Prepared:
         """Decode and normalise off the event loop: (k, 28, 28) digits with pixels 0-1; with
@@ -151,41 +256,62 @@ class ModelRuntime:
                     pieces[index] = found
         return Prepared(np.stack(digits), pieces)
 
-    async def predict(self, digits: Digits) -> Readings:
-        """What the models read in preprocessed digits, through the shared batcher."""
-        return self.policy.decide(await self.require_ready().submit(digits))
+    async def _outputs(self, digits: Digits, model: ServedModel) -> Outputs:
+        """(N, 11) raw outputs of `model` (the one a request took at its start), through the
+        shared batcher."""
+        assert self.batcher is not None
+        return await self.batcher.submit(digits, model.predict)
 
-    async def predict_images(self, prepared: Prepared) -> Readings:
+    async def predict(self, digits: Digits, model: ServedModel | None = None) -> Readings:
+        """What `model` (default: the one serving now) reads in preprocessed digits."""
+        model = model or self.require_ready()
+        return model.policy.decide(await self._outputs(digits, model))
+
+    async def predict_images(
+        self, prepared: Prepared, model: ServedModel | None = None
+    ) -> Readings:
         """/predict's answers: each image read as one digit, and those whose pieces read as a
         number of several digits (reading.holds_several_digits) get verdict several_digits. The
         images and all the pieces are one job of the batcher: one forward pass."""
+        model = model or self.require_ready()
         parts = [prepared.digits, *(found.digits for found in prepared.pieces.values())]
-        outputs = await self.require_ready().submit(np.concatenate(parts))
+        outputs = await self._outputs(np.concatenate(parts), model)
         count = len(prepared.digits)
         several = np.zeros(count, dtype=bool)
         start = count
         for index, found in prepared.pieces.items():
             end = start + len(found.candidates)
-            _, readings = self._judge(found, outputs[start:end])
+            _, readings = self._judge(model, found, outputs[start:end])
             several[index] = holds_several_digits(readings)
             start = end
-        return self.policy.decide(outputs[:count], several)
+        return model.policy.decide(outputs[:count], several)
 
-    async def read(self, image: RawImage) -> Reading:
+    async def answer(
+        self, images: Sequence[RawImage], model: ServedModel
+    ) -> tuple[Prepared, Readings]:
+        """What /predict answers for images, and /feedback stores for one: preprocessed with the
+        several-digits check, read by `model` with its verdict numbers."""
+        prepared = await self.preprocess(images, check_several=True)
+        return prepared, await self.predict_images(prepared, model)
+
+    async def read(self, image: RawImage, model: ServedModel | None = None) -> Reading:
         """Read a number: segment off the event loop, score every candidate piece as one job of
         the batcher (one forward pass), pick the best reading, and judge its pieces as /predict
         judges a digit."""
-        batcher = self.require_ready()
+        model = model or self.require_ready()
         loop = asyncio.get_running_loop()
         pieces = await loop.run_in_executor(self._pool, self._pieces_of, image)
-        chosen, readings = self._judge(pieces, await batcher.submit(pieces.digits))
+        chosen, readings = self._judge(model, pieces, await self._outputs(pieces.digits, model))
         return Reading(pieces, chosen, readings)
 
-    def _judge(self, pieces: NumberPieces, outputs: Outputs) -> tuple[list[int], Readings]:
+    @staticmethod
+    def _judge(
+        model: ServedModel, pieces: NumberPieces, outputs: Outputs
+    ) -> tuple[list[int], Readings]:
         """The best reading of a number's pieces, and the verdict machinery's readings of the
         pieces it is made of."""
         chosen = best_reading(pieces, outputs)
-        return chosen, self.policy.decide(outputs[chosen])
+        return chosen, model.policy.decide(outputs[chosen])
 
     def _pieces_of(self, image: RawImage) -> NumberPieces:
         settings = self.settings

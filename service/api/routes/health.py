@@ -20,8 +20,8 @@ router = APIRouter(tags=["operations"])
     responses={503: {"model": Health, "description": "model missing, damaged or still loading"}},
 )
 async def health(runtime: Runtime) -> FastJSONResponse:
-    info = runtime.info
-    if not runtime.ready or info is None:
+    served = runtime.served
+    if served is None:
         unavailable = Health(
             status="unavailable",
             model_loaded=False,
@@ -30,8 +30,10 @@ async def health(runtime: Runtime) -> FastJSONResponse:
             reason=runtime.failure,
         )
         return FastJSONResponse(unavailable, status_code=503)
+    info = served.info
     model = ModelSummary(
         name=info.name,
+        model_version=served.version,
         sha256=info.sha256,
         parameters=info.parameters,
         test_accuracy=info.test_accuracy,

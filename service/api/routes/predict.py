@@ -23,7 +23,7 @@ from service.api.schemas import (
     PredictJSON,
 )
 from service.imaging.normalise import Digits, RawImage, to_png
-from service.inference.runtime import ModelRuntime
+from service.inference.runtime import ModelRuntime, ServedModel
 from service.inference.verdict import Readings
 
 router = APIRouter(tags=["predict"])
@@ -38,6 +38,7 @@ def alternatives(readings: Readings, index: int) -> list[Alternative]:
 
 def _answers(
     runtime: ModelRuntime,
+    model: ServedModel,
     digits: Digits,
     readings: Readings,
     started: float,
@@ -53,7 +54,8 @@ def _answers(
             probabilities=readings.probabilities[index].tolist(),
             alternatives=alternatives(readings, index),
             verdict=readings.verdicts[index],
-            model=runtime.model_name,
+            model=model.info.name,
+            model_version=model.version,
             device=runtime.device_name,
             latency_ms=latency_ms,
         )
@@ -68,10 +70,12 @@ def _answers(
 async def _predict(
     runtime: ModelRuntime, images: list[RawImage], started: float, include_input: bool
 ) -> list[Prediction]:
-    """Preprocess off the event loop, predict through the shared batcher, build the answers."""
-    prepared = await runtime.preprocess(images, check_several=True)
-    readings = await runtime.predict_images(prepared)
-    return _answers(runtime, prepared.digits, readings, started, include_input)
+    """Preprocess off the event loop, predict through the shared batcher, build the answers.
+    The model is taken once, at the start: a reload meanwhile does not change who answers, and
+    the verdict, confidence and model_version all come from that one version."""
+    model = runtime.require_ready()
+    prepared, readings = await runtime.answer(images, model)
+    return _answers(runtime, model, prepared.digits, readings, started, include_input)
 
 
 IncludeInput = Annotated[

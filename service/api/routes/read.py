@@ -39,7 +39,8 @@ async def read(
     started = time.perf_counter()
     runtime.require_ready()
     image = await read_image(request, runtime.settings.max_body_bytes)
-    reading = await runtime.read(image)
+    model = runtime.require_ready()  # one version reads every piece and names itself
+    reading = await runtime.read(image, model)
     readings = reading.readings
     metrics.count_predictions(readings.digits, readings.verdicts)
     digits = []
@@ -64,7 +65,8 @@ async def read(
         Reading(
             text=text,
             digits=digits,
-            model=runtime.model_name,
+            model=model.info.name,
+            model_version=model.version,
             device=runtime.device_name,
             latency_ms=round((time.perf_counter() - started) * 1000, 3),
         )

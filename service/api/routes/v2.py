@@ -3,10 +3,10 @@ Seldon and other standard tooling can use the model unchanged.
 
     GET  /v2                                  server metadata (name, version, extensions)
     GET  /v2/health/live, /v2/health/ready    liveness, readiness
-    GET  /v2/models/mnist-cnn[/versions/1]    model metadata: inputs and outputs
-    GET  /v2/models/mnist-cnn[/versions/1]/ready
-    POST /v2/models/mnist-cnn[/versions/1]/infer
-    GET  /v2/models/mnist-cnn[/versions/1]/stats, /v2/models/stats   Triton-style statistics
+    GET  /v2/models/mnist-cnn[/versions/N]    model metadata: inputs, outputs, `versions` (all)
+    GET  /v2/models/mnist-cnn[/versions/N]/ready   only the served version is ready
+    POST /v2/models/mnist-cnn[/versions/N]/infer   N must be the served version
+    GET  /v2/models/mnist-cnn[/versions/N]/stats, /v2/models/stats   Triton-style statistics
 
 The wire format (inputs, outputs, the binary tensor extension) is in service/v2_codec.py.
 Inference goes through the same runtime as /predict: its preprocessing for `image`, its batcher
@@ -34,11 +34,14 @@ from service.api.dependencies import Runtime
 from service.api.errors import RETRY_AFTER_SECONDS
 from service.api.responses import FastJSONResponse
 from service.inference.runtime import ModelRuntime
-from service.v2_codec import MODEL_VERSION, ProtocolError
+from service.v2_codec import ProtocolError
+from training.metadata import read_metadata
 from training.model import MODEL_NAME
 
 SERVER_NAME = "mnist-digits"
 EXTENSIONS = ["binary_tensor_data", "statistics"]
+# What a version's metadata answer repeats from its .json file, under "parameters".
+VERSION_FACTS = ("sha256", "test_accuracy", "created", "published", "recipe", "lineage")
 
 router = APIRouter(prefix="/v2", include_in_schema=False, default_response_class=FastJSONResponse)
 
@@ -67,11 +70,11 @@ class InferStats:
     compute_infer: _Duration = field(default_factory=_Duration)
     compute_output: _Duration = field(default_factory=_Duration)
 
-    def as_triton(self) -> dict[str, Any]:
+    def as_triton(self, version: int | None) -> dict[str, Any]:
         durations = ("success", "fail", "compute_input", "compute_infer", "compute_output")
         return {
             "name": MODEL_NAME,
-            "version": MODEL_VERSION,
+            "version": str(version or ""),
             "last_inference": self.last_inference_ms,
             "inference_count": self.inference_count,
             "execution_count": self.execution_count,
@@ -88,16 +91,32 @@ def _stats(request: Request) -> InferStats:
     return stats
 
 
-def served_model(request: Request) -> None:
-    """404 unless the path names this model (and, when it names one, version 1)."""
+def served_model(request: Request, runtime: Runtime) -> None:
+    """404 unless the path names this model (and, when it names one, a version there is)."""
     name = request.path_params.get("model_name")
-    version = request.path_params.get("model_version", MODEL_VERSION)
     if name != MODEL_NAME:
         raise ProtocolError(f"unknown model {name!r}; this server serves {MODEL_NAME!r}", 404)
-    if version != MODEL_VERSION:
+    version = request.path_params.get("model_version")
+    if version is not None:
+        versions = runtime.versions()
+        if not version.isdigit() or int(version) not in versions:
+            listed = ", ".join(map(str, versions))
+            raise ProtocolError(
+                f"unknown version {version!r} of {MODEL_NAME}; it has versions {listed}", 404
+            )
+
+
+def _served_version(request: Request, runtime: ModelRuntime) -> int | None:
+    """The served version, after checking that a version in the path (if any) is that one."""
+    served = runtime.served.version if runtime.served else None
+    named = request.path_params.get("model_version")
+    if named is not None and int(named) != served:
         raise ProtocolError(
-            f"unknown version {version!r} of {MODEL_NAME}; it has version {MODEL_VERSION}", 404
+            f"version {named} of {MODEL_NAME} is not ready: this server serves version {served}; "
+            f"use /v2/models/{MODEL_NAME} or its /versions/{served}",
+            400,
         )
+    return served
 
 
 MODEL = "/models/{model_name}"
@@ -131,26 +150,42 @@ async def server_ready(runtime: Runtime) -> FastJSONResponse:
 
 # Before "/models/{model_name}", which would otherwise take "stats" for a model's name.
 @router.get("/models/stats")
-async def all_stats(request: Request) -> dict[str, Any]:
-    return {"model_stats": [_stats(request).as_triton()]}
+async def all_stats(request: Request, runtime: Runtime) -> dict[str, Any]:
+    served = runtime.served.version if runtime.served else None
+    return {"model_stats": [_stats(request).as_triton(served)]}
 
 
 @router.get(MODEL, dependencies=[Depends(served_model)])
+async def model_metadata(runtime: Runtime) -> dict[str, Any]:
+    return v2_codec.model_metadata(list(runtime.versions()))
+
+
 @router.get(VERSION, dependencies=[Depends(served_model)])
-async def model_metadata() -> dict[str, Any]:
-    return v2_codec.MODEL_METADATA
+async def version_metadata(model_version: str, runtime: Runtime) -> dict[str, Any]:
+    """One version: the model's inputs and outputs, and what its metadata file says of it."""
+    version = int(model_version)
+    about = read_metadata(runtime.versions()[version]) or {}
+    parameters = {key: about[key] for key in VERSION_FACTS if key in about}
+    served = runtime.served is not None and runtime.served.version == version
+    return v2_codec.model_metadata([version]) | {"parameters": parameters | {"served": served}}
 
 
 @router.get(MODEL + "/ready", dependencies=[Depends(served_model)])
 @router.get(VERSION + "/ready", dependencies=[Depends(served_model)])
-async def model_ready(runtime: Runtime) -> FastJSONResponse:
+async def model_ready(request: Request, runtime: Runtime) -> FastJSONResponse:
+    named = request.path_params.get("model_version")
+    served = runtime.served.version if runtime.served else None
+    if named is not None and served is not None and int(named) != served:
+        # Known but not loaded: only the served version is ready (and no retry makes it so).
+        error = f"version {named} is not served; version {served} is"
+        return FastJSONResponse({"ready": False, "error": error}, status_code=503)
     return _readiness(runtime)
 
 
 @router.get(MODEL + "/stats", dependencies=[Depends(served_model)])
 @router.get(VERSION + "/stats", dependencies=[Depends(served_model)])
-async def model_stats(request: Request) -> dict[str, Any]:
-    return {"model_stats": [_stats(request).as_triton()]}
+async def model_stats(request: Request, runtime: Runtime) -> dict[str, Any]:
+    return {"model_stats": [_stats(request).as_triton(_served_version(request, runtime))]}
 
 
 @router.post(MODEL + "/infer", dependencies=[Depends(served_model)])
@@ -169,7 +204,8 @@ async def infer(request: Request, runtime: Runtime) -> Response:
 
 
 async def _infer(request: Request, runtime: ModelRuntime, stats: InferStats) -> Response:
-    runtime.require_ready()
+    model = runtime.require_ready()
+    _served_version(request, runtime)
     settings = runtime.settings
     started = time.perf_counter_ns()
     body = await request.body()
@@ -190,7 +226,7 @@ async def _infer(request: Request, runtime: ModelRuntime, stats: InferStats) -> 
     stats.compute_input.add(started)
 
     started = time.perf_counter_ns()
-    readings = await runtime.predict(digits)
+    readings = await runtime.predict(digits, model)
     stats.compute_infer.add(started)
     stats.execution_count += 1
     stats.inference_count += len(digits)
@@ -198,7 +234,7 @@ async def _infer(request: Request, runtime: ModelRuntime, stats: InferStats) -> 
     started = time.perf_counter_ns()
     metrics.count_predictions(readings.digits, readings.verdicts)
     header, binary_out = v2_codec.encode_response(
-        parsed, readings.probabilities, readings.digits, readings.verdicts
+        parsed, readings.probabilities, readings.digits, readings.verdicts, model.version
     )
     stats.compute_output.add(started)
     if not binary_out:
