@@ -25,7 +25,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from feedback.database import describe
 from feedback.migrate import upgrade
 from service import workers
-from service.api.transport import GuardedHttpToolsProtocol
 from service.logs import configure_logging
 from service.settings import Settings, get_settings
 
@@ -58,7 +57,8 @@ def main() -> None:
         "log_level": settings.log_level,
         "access_log": False,  # the app logs one JSON line per request itself
         "loop": "uvloop",
-        "http": GuardedHttpToolsProtocol,
+        # By name, so that the supervisor of several workers never imports the app (and torch).
+        "http": "service.api.transport:GuardedHttpToolsProtocol",
         "ws": "none",  # no route speaks WebSocket: refuse upgrades rather than parse them
         # uvicorn would trust X-Forwarded-For from loopback by default, so that any local client
         # could pick its own address (and dodge the rate limit). Only the proxies named are.

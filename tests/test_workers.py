@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from devtools.servers import LiveServer, start_api, wait_for
+from devtools.servers import LiveServer, rss_bytes, start_api, wait_for
 
 
 def children(pid: int) -> list[int]:
@@ -63,6 +63,8 @@ def test_two_workers_each_listen_and_share_the_connections() -> None:
         # One listening socket in each worker, none in the supervisor.
         assert all(len(socket_inodes(pid) & listening) == 1 for pid in workers)
         assert not socket_inodes(server.process.pid) & listening
+        # The supervisor never imports the app: no model, no torch (a worker holds ~600 MB).
+        assert rss_bytes(server.process.pid) < 150 * 2**20
 
         connections = [socket.create_connection(("127.0.0.1", port)) for _ in range(32)]
         try:
