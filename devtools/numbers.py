@@ -21,18 +21,11 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from devtools.drawn_digits import STYLES, in_style, to_png
+from service.imaging.pieces import Box
 
 SEMEION_MEASURING = range(1000, 1593)  # 0-based lines 1,001-1,593: for measuring only
 SEMEION_FITTING = range(0, 1000)  # lines 1-1,000: what the reader's prices may be fitted on
 LAYOUTS = ("gaps", "touching")
-
-
-@dataclass(frozen=True)
-class Box:
-    x: int
-    y: int
-    width: int
-    height: int
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from devtools.drawn_digits import STYLES, in_style, to_png
-from devtools.numbers import Box, ComposedNumber
+from devtools.numbers import ComposedNumber
+from service.imaging.pieces import Box
 
 Stroke = list[tuple[float, float]]
 
