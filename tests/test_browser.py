@@ -480,6 +480,7 @@ def test_live_mode_predicts_on_stroke_end(offline: Offline, ui_url: str) -> None
     expect(predicted_digit(page)).to_have_text("1")
 
 
+@pytest.mark.drawing_pace
 def test_live_mode_does_not_flash_a_half_drawn_digit(offline: Offline, ui_url: str) -> None:
     """The first stroke of a 4 reads as a confident 6; only the 4 may ever be shown."""
     page = open_page(offline, ui_url, DESKTOP)
@@ -599,8 +600,12 @@ def expect_147_with_its_boxes(page: sync_api.Page) -> None:
     assert lefts == sorted(lefts)
     chips = answer.locator(".digit-chip")
     expect(chips).to_have_count(3)
-    for index in range(3):
-        expect(chips.nth(index)).to_have_text(re.compile(r"^[147](99|100)%$"))
+    for index, digit in enumerate("147"):
+        chip = chips.nth(index)
+        # The right digit in its place, answered as a digit; its calibrated confidence moves with
+        # the strokes as drawn (99-100 % here, 83 % for the 7 once on a loaded host).
+        expect(chip).to_have_text(re.compile(rf"^{digit}\d{{1,3}}%$"))
+        expect(chip).to_have_attribute("data-verdict", "digit")
 
 
 def test_a_number_is_read_with_a_box_over_each_digit(

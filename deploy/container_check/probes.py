@@ -187,11 +187,12 @@ def run_readme_examples(port: int, folder: Path) -> list[str]:
 
 def run_browser_test(ui_url: str, api_url: str, artifacts: Path, timeout: float = 300) -> str:
     """tests/test_browser.py against the running UI and API; a skipped test is a failure here.
-    The tests that stop and start an API of their own (`own_api`) are left out."""
+    The tests that stop and start an API of their own (`own_api`) are left out, and the one that
+    needs the browser to draw faster than live mode's pause (`drawing_pace`): make test runs both."""
     report = artifacts / "browser-junit.xml"
     command = [
         sys.executable, "-m", "pytest", "tests/test_browser.py", "-q", "-p", "no:cacheprovider",
-        f"--junitxml={report}", "-o", "addopts=", "-m", "not own_api",
+        f"--junitxml={report}", "-o", "addopts=", "-m", "not own_api and not drawing_pace",
     ]  # fmt: skip
     env = {**os.environ, "TEST_UI_URL": ui_url, "TEST_API_URL": api_url}
     try:
