@@ -1,7 +1,8 @@
 """The sidebar's count of stored corrections, from GET /feedback/stats.
 
-Asked like the service's health (status.py): when the page opens, after any request the page
-sends (a correction sent or undone changes the count at once), and when older than TTL_S.
+Asked when the page opens, after each correction sent or undone here (the count changes at once),
+on "Check again", and when older than TTL_S. Not after every Predict, which changes no count: each
+request more would slow the rerun a stroke makes in live mode.
 """
 
 from __future__ import annotations
@@ -11,18 +12,27 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from frontend import attempts
 from frontend import client as api
 
 TTL_S = 10.0
 _CACHE = "feedback_stats"
+_CHANGES = "feedback_changes"
+
+
+def changed() -> None:
+    """A correction was sent or undone (or tried): the next run asks for the count again."""
+    st.session_state[_CHANGES] = _changes() + 1
+
+
+def _changes() -> int:
+    return int(st.session_state.get(_CHANGES, 0))
 
 
 @dataclass(frozen=True)
 class _Checked:
     config: api.ApiConfig
     at: float
-    after_requests: int
+    after_changes: int
     stats: api.FeedbackStats | api.ApiError
 
 
@@ -32,7 +42,7 @@ def stats(config: api.ApiConfig, force: bool = False) -> api.FeedbackStats | api
         not force
         and isinstance(cached, _Checked)
         and cached.config == config
-        and cached.after_requests == attempts.requests_made()
+        and cached.after_changes == _changes()
         and time.monotonic() - cached.at < TTL_S
     ):
         return cached.stats
@@ -40,7 +50,7 @@ def stats(config: api.ApiConfig, force: bool = False) -> api.FeedbackStats | api
         found: api.FeedbackStats | api.ApiError = api.feedback_stats(config)
     except api.ApiError as error:
         found = error
-    st.session_state[_CACHE] = _Checked(config, time.monotonic(), attempts.requests_made(), found)
+    st.session_state[_CACHE] = _Checked(config, time.monotonic(), _changes(), found)
     return found
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from frontend import attempts
+from frontend import attempts, feedback_count
 from frontend import client as api
 
 KEPT_NOTE = "Your answer and the drawing are kept to improve the model."
@@ -124,6 +124,7 @@ def _send(config: api.ApiConfig, attempt: attempts.Attempt, view: str, label: ap
     except api.ApiError as error:
         outcome = Outcome(attempt.serial, error=error)  # the buttons stay: pressing again retries
     attempts.count_request()
+    feedback_count.changed()
     st.session_state[_state_key(view)] = outcome
 
 
@@ -134,5 +135,6 @@ def _undo(config: api.ApiConfig, view: str, serial: int, stored: api.FeedbackSto
     except api.ApiError as error:
         outcome = Outcome(serial, stored=stored, error=error)  # still stored: Undo stays
     attempts.count_request()
+    feedback_count.changed()
     st.session_state[_choosing_key(view)] = None
     st.session_state[_state_key(view)] = outcome

@@ -139,3 +139,15 @@ def test_an_upload_can_be_corrected_too(fake: FakeService) -> None:
     [(image, content_type, label)] = fake.stored.values()
     assert (image, content_type, label) == (data.getvalue(), "image/png", 7)
     assert "Thanks — stored as a 7" in texts(at.main.success)
+
+
+def test_the_count_is_asked_after_a_correction_not_after_every_predict(
+    fake: FakeService,
+) -> None:
+    at = predicted(fake, seven_answer())
+    asked = fake.stats_asked
+    click_predict(at)
+    assert fake.stats_asked == asked  # a Predict changes no count
+    click(at, "feedback_right_draw")
+    assert fake.stats_asked == asked + 1
+    assert count_shown(at) == "1"
