@@ -2,7 +2,8 @@
 
 - `page`: title, icon, CSS;  `status`: the sidebar (is the service there, which model);
 - `draw_view`, `upload_view`, `number_view`: one tab each, an input and its answer;
-- `answer`, `chart`: the answer card of one digit;  `reading_card`: of a number (/read);  `attempts`: each input's last outcome;
+- `answer`, `chart`: the answer card of one digit;  `feedback_view`: Right/Wrong under it, with
+  Undo;  `feedback_count`: the sidebar's count of corrections;  `reading_card`: of a number (/read);  `attempts`: each input's last outcome;
 - `client`: the only code that talks HTTP (API_URL, optional API_KEY);  `canvas`, `imaging`.
 
 A new tab is a module with `render(config)` and one line below.

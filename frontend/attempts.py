@@ -30,8 +30,8 @@ class Attempt:
     `serial` is unique to each request; `asked` is True when a person's click sent it (not live
     mode), which is when the page brings the answer into view; `sent_at` is when it was sent
     (time.monotonic), which live mode uses to tell a pause from a pen between two strokes.
-    A reading keeps the `image` it was read from: its boxes are drawn over that image, which may
-    no longer be what is on the canvas.
+    Both keep the `image` as sent (and its `content_type`): a reading's boxes are drawn over it,
+    and a correction (feedback_view.py) sends it, which may no longer be what is on the canvas.
     """
 
     key: str
@@ -39,6 +39,7 @@ class Attempt:
     reading: api.Reading | None = None
     image: bytes | None = None
     error: api.ApiError | None = None
+    content_type: str = "image/png"
     label: str | None = None
     note: str | None = None
     serial: int = 0
@@ -77,7 +78,15 @@ def ask(
     asked: bool = True,
 ) -> Attempt:
     """Send one image to POST /predict and remember the outcome under `slot`."""
-    attempt = Attempt(key, label=label, note=note, serial=next(_SERIALS), asked=asked)
+    attempt = Attempt(
+        key,
+        image=image,
+        content_type=content_type,
+        label=label,
+        note=note,
+        serial=next(_SERIALS),
+        asked=asked,
+    )
     try:
         attempt.prediction = api.predict(config, image, content_type)
     except api.ApiError as error:
@@ -97,6 +106,11 @@ def read(config: api.ApiConfig, slot: str, key: str, image: bytes) -> Attempt:
     return attempt
 
 
-def _record(slot: str, attempt: Attempt) -> None:
+def count_request() -> None:
+    """One more request sent (any endpoint): the sidebar asks the service again after it."""
     st.session_state[_REQUESTS] = requests_made() + 1
+
+
+def _record(slot: str, attempt: Attempt) -> None:
+    count_request()
     st.session_state[slot] = attempt

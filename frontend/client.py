@@ -1,6 +1,7 @@
 """A small typed HTTP client for the inference service: one function per endpoint, one error type.
 
-The page never talks HTTP itself; it calls `get_health`, `predict` and `read`, which return dataclasses
+The page never talks HTTP itself; it calls `get_health`, `predict`, `read` and the feedback calls
+(`send_feedback`, `undo_feedback`, `feedback_stats`), which return dataclasses
 or raise `ApiError`, whose `message` is fit to show a person as is and whose `retryable` says
 whether trying the same request again could help.
 
@@ -175,6 +176,33 @@ class Reading:
     model: str
     device: str
     latency_ms: float
+
+
+# The right answer a person gives for an image: a digit, or "not a digit".
+NOT_A_DIGIT = "not_a_digit"
+Label = int | Literal["not_a_digit"]
+
+
+@dataclass(frozen=True)
+class FeedbackStored:
+    """POST /feedback: the stored correction's `id` (what undo needs) and what the service made of
+    the image itself (it does not take the page's word for what was predicted)."""
+
+    id: int
+    label: Label
+    predicted: int
+    verdict: str
+    model_version: int | None
+
+
+@dataclass(frozen=True)
+class FeedbackStats:
+    """GET /feedback/stats: how many corrections are stored, by label, since when."""
+
+    total: int
+    by_label: dict[str, int]
+    model_right: float | None
+    since: str | None
 
 
 # --- the one place that speaks HTTP ----------------------------------------------------------
@@ -403,4 +431,58 @@ def _prediction(body: dict[str, Any]) -> Prediction:
         verdict=verdict if verdict in VERDICTS else "unsure",
         alternatives=alternatives,
         hint=str(hint) if hint else None,
+    )
+
+
+def send_feedback(
+    config: ApiConfig,
+    image: bytes,
+    content_type: str,
+    label: Label,
+    *,
+    transport: Transport = None,
+) -> FeedbackStored:
+    """POST /feedback?label=… with the image as the raw body (as /predict was sent it)."""
+    body = _send(
+        config,
+        "POST",
+        "/feedback",
+        params={"label": str(label)},
+        content=image,
+        content_type=content_type,
+        transport=transport,
+    )
+    return _parsed(config, "/feedback", lambda: _stored(body))
+
+
+def _stored(body: dict[str, Any]) -> FeedbackStored:
+    label = body["label"]
+    version = body.get("model_version")
+    return FeedbackStored(
+        id=int(body["id"]),
+        label=NOT_A_DIGIT if label == NOT_A_DIGIT else int(label),
+        predicted=int(body["predicted"]),
+        verdict=str(body.get("verdict", "")),
+        model_version=None if version is None else int(version),
+    )
+
+
+def undo_feedback(config: ApiConfig, feedback_id: int, *, transport: Transport = None) -> None:
+    """DELETE /feedback/{id}. The 204 has no body, so this skips `_send`'s JSON step."""
+    response = _request(config, "DELETE", f"/feedback/{feedback_id}", transport=transport)
+    _raise_for_error(response, config)
+
+
+def feedback_stats(config: ApiConfig, *, transport: Transport = None) -> FeedbackStats:
+    """GET /feedback/stats."""
+    body = _send(config, "GET", "/feedback/stats", transport=transport)
+    return _parsed(
+        config,
+        "/feedback/stats",
+        lambda: FeedbackStats(
+            total=int(body["total"]),
+            by_label={str(k): int(v) for k, v in dict(body.get("by_label") or {}).items()},
+            model_right=None if body.get("model_right") is None else float(body["model_right"]),
+            since=None if body.get("since") is None else str(body["since"]),
+        ),
     )

@@ -12,7 +12,7 @@ import functools
 import numpy as np
 import streamlit as st
 
-from frontend import answer, attempts, canvas, imaging, page
+from frontend import answer, attempts, canvas, feedback_view, imaging, page
 from frontend import client as api
 from frontend import live as live_rule
 from frontend.history import StrokeHistory
@@ -89,3 +89,4 @@ def _result(config: api.ApiConfig, pixels: np.ndarray | None, clicked: bool, liv
         live_rule.wait_for_pause(last)
         return
     answer.show_attempt(last, view=VIEW, stale=last.key != key, retry=send)
+    feedback_view.render(config, last, view=VIEW)

@@ -46,6 +46,8 @@ CSS = f"""
 [class*="st-key-answer_"] {{min-width: min(100%, {ANSWER_MIN_WIDTH}); scroll-margin-top: 4rem;}}
 .st-key-draw_input button, .st-key-number_input button {{min-height: {TOUCH_TARGET};
   min-width: {TOUCH_TARGET};}}
+[class*="st-key-feedback_box_"] button {{min-height: {TOUCH_TARGET}; min-width: {TOUCH_TARGET};}}
+[class*="st-key-feedback_thanks_"] [data-testid="stAlert"] {{flex: 1 1 auto;}}
 .st-key-draw_controls button, .st-key-number_controls button {{padding-inline: .7rem;}}
 .reading-card {{display: flex; flex-wrap: wrap; align-items: baseline; gap: 0 1rem;}}
 .reading-card .label {{color: #808495; font-size: 1rem;}}

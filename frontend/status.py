@@ -1,4 +1,5 @@
-"""The service's status in the sidebar: is it there, can it predict, with which model.
+"""The service's status in the sidebar: is it there, can it predict, with which model, and how
+many corrections it has collected (feedback_count.py).
 
 GET /health is asked when the page opens, after every request the page sends (a failed Predict
 shows the service as down at once, the next successful one as back), on "Check again", and when
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from frontend import attempts
+from frontend import attempts, feedback_count
 from frontend import client as api
 
 HEALTH_TTL_S = 10.0
@@ -68,6 +69,7 @@ def sidebar(config: api.ApiConfig) -> None:
                 f"Reachable, but it cannot predict: {status.reason or 'model not loaded'}",
                 icon=":material/hourglass_empty:",
             )
+        feedback_count.show(config, force=recheck)
         st.caption("API URL")
         st.code(config.url, language=None)
         if config.api_key:

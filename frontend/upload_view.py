@@ -17,7 +17,7 @@ import functools
 import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
-from frontend import answer, attempts, imaging, page, upload_prep
+from frontend import answer, attempts, feedback_view, imaging, page, upload_prep
 from frontend import client as api
 
 VIEW = "upload"
@@ -88,3 +88,4 @@ def _result(config: api.ApiConfig, upload: UploadedFile | None) -> None:
         retry = functools.partial(_ask, config, upload)
     page.scroll_to_answer(VIEW, last.serial)
     answer.show_attempt(last, view=VIEW, retry=retry)
+    feedback_view.render(config, last, view=VIEW)

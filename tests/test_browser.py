@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 import numpy as np
 import pytest
 from PIL import Image
@@ -84,16 +85,18 @@ NUMBER_147 = [
 
 
 class RestartableApi:
-    """The real API on a fixed loopback port, which a test may stop and start again."""
+    """The real API on a fixed loopback port, which a test may stop and start again; it stores
+    corrections in its own throwaway folder, so what the tests send is all that is there."""
 
-    def __init__(self) -> None:
+    def __init__(self, data_dir: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {"DATA_DIR": str(data_dir), "DATABASE_URL": f"sqlite:///{data_dir / 'fb.db'}"}
         self._running: contextlib.ExitStack | None = None
 
     def start(self) -> None:
         stack = contextlib.ExitStack()
-        stack.enter_context(start_api(port=self.port))
+        stack.enter_context(start_api(self.env, port=self.port))
         self._running = stack
 
     def stop(self) -> None:
@@ -113,11 +116,11 @@ class RunningApi:
 
 
 @pytest.fixture(scope="module")
-def api() -> Iterator[RestartableApi | RunningApi]:
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RestartableApi | RunningApi]:
     if os.environ.get("TEST_UI_URL"):
         yield RunningApi()
         return
-    server = RestartableApi()
+    server = RestartableApi(tmp_path_factory.mktemp("browser-api-data"))
     server.start()
     try:
         yield server
@@ -505,6 +508,50 @@ def test_live_mode_does_not_flash_a_half_drawn_digit(offline: Offline, ui_url: s
     draw(page, FOUR[1:])
     expect(predicted_digit(page)).to_have_text("4")
     assert page.evaluate("window.digitsShown") == ["4"]
+
+
+def feedback_stats(api: RestartableApi | RunningApi) -> tuple[int, int]:
+    """(all corrections, those labelled 4), as the API itself counts them."""
+    key = os.environ.get("API_KEY")
+    headers = {"X-API-Key": key} if key else {}
+    stats = httpx.get(f"{api.url}/feedback/stats", headers=headers, timeout=10).json()
+    return stats["total"], stats["by_label"]["4"]
+
+
+def test_a_wrong_answer_is_corrected_and_undone(
+    offline: Offline, ui_url: str, api: RestartableApi | RunningApi
+) -> None:
+    total, fours = feedback_stats(api)
+    page = open_page(offline, ui_url, DESKTOP)
+    count = sidebar(page).locator("p", has_text="Corrections collected")
+    expect(count).to_have_text(f"Corrections collected {total}")
+    draw(page, SEVEN)
+    drawing_reached_python(page)
+    page.get_by_role("button", name="Predict").click()
+    expect(predicted_digit(page)).to_have_text("7")
+    expect(page.get_by_text("kept to improve the model")).to_be_visible()
+    wrong = page.get_by_role("button", name="Wrong")
+    right = page.get_by_role("button", name="Right")
+    for button in (wrong, right):  # fingertip-sized
+        box = button.bounding_box()
+        assert box is not None and box["height"] >= 44 and box["width"] >= 44, box
+    wrong.click()
+    four = page.get_by_role("button", name="4", exact=True)
+    expect(page.get_by_role("button", name="not a digit")).to_be_visible()
+    box = four.bounding_box()
+    assert box is not None and box["height"] >= 44 and box["width"] >= 44, box
+    four.click()
+
+    expect(page.get_by_text("Thanks — stored as a 4")).to_be_visible()
+    assert feedback_stats(api) == (total + 1, fours + 1)
+    expect(count).to_have_text(f"Corrections collected {total + 1}")
+
+    page.get_by_role("button", name="Undo").last.click()  # the canvas's Undo comes first
+    expect(page.get_by_text("Undone: that correction was deleted")).to_be_visible()
+    expect(page.get_by_text("Thanks — stored as a 4")).to_have_count(0)
+    assert feedback_stats(api) == (total, fours)
+    expect(count).to_have_text(f"Corrections collected {total}")
+    expect(page.get_by_role("button", name="Wrong")).to_be_visible()  # it can be answered again
 
 
 def test_a_12_megapixel_phone_photo_is_read(offline: Offline, ui_url: str) -> None:

@@ -78,6 +78,33 @@ class FakeService:
     sent: list[tuple[bytes, str]] = field(default_factory=list)
     health_checks: int = 0
     loaded: dict[str, Any] | None = None
+    # Corrections, as POST /feedback stores them: id -> (image, content type, label).
+    stored: dict[int, tuple[bytes, str, api.Label]] = field(default_factory=dict)
+    feedback_error: api.ApiError | None = None
+    stats_asked: int = 0
+
+    def send_feedback(
+        self, config: api.ApiConfig, image: bytes, content_type: str, label: api.Label
+    ) -> api.FeedbackStored:
+        if self.feedback_error is not None:
+            raise self.feedback_error
+        new_id = max(self.stored, default=0) + 1
+        self.stored[new_id] = (image, content_type, label)
+        answer = self.answer if isinstance(self.answer, api.Prediction) else confident(0)
+        return api.FeedbackStored(new_id, label, answer.digit, answer.verdict, 1)
+
+    def undo_feedback(self, config: api.ApiConfig, feedback_id: int) -> None:
+        if self.feedback_error is not None:
+            raise self.feedback_error
+        if self.stored.pop(feedback_id, None) is None:
+            raise api.ApiError(f"there is no correction {feedback_id}", status_code=404)
+
+    def feedback_stats(self, config: api.ApiConfig) -> api.FeedbackStats:
+        self.stats_asked += 1
+        by_label: dict[str, int] = {}
+        for _, _, label in self.stored.values():
+            by_label[str(label)] = by_label.get(str(label), 0) + 1
+        return api.FeedbackStats(len(self.stored), by_label, None, None)
 
     def get_health(self, config: api.ApiConfig) -> api.Health:
         self.health_checks += 1
@@ -112,12 +139,20 @@ class FakeService:
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> FakeService:
+    return install_fake(monkeypatch)
+
+
+def install_fake(monkeypatch: pytest.MonkeyPatch) -> FakeService:
+    """A FakeService in place of the HTTP client and the canvas, for the page's next run."""
     service = FakeService()
     monkeypatch.setenv("API_URL", API_URL)
     monkeypatch.delenv("API_KEY", raising=False)
     # The script imports these modules by name, so patching their attributes reaches the page.
     monkeypatch.setattr(api, "get_health", service.get_health)
     monkeypatch.setattr(api, "predict", service.predict)
+    monkeypatch.setattr(api, "send_feedback", service.send_feedback)
+    monkeypatch.setattr(api, "undo_feedback", service.undo_feedback)
+    monkeypatch.setattr(api, "feedback_stats", service.feedback_stats)
     monkeypatch.setattr(canvas, "draw", service.draw)
     # Live mode answers once the pen pauses: at once here, unless a test holds the pen down.
     monkeypatch.setattr(live, "PAUSE_S", 0.0)

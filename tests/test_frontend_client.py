@@ -302,3 +302,66 @@ def test_only_failures_a_retry_can_fix_are_retryable(config: api.ApiConfig) -> N
         with pytest.raises(api.ApiError) as raised:
             api.predict(api.ApiConfig(), png, transport=httpx.MockTransport(answer))
         assert raised.value.retryable is retryable, status
+
+
+@pytest.fixture(scope="module")
+def feedback_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """Its own service, storing corrections in a throwaway folder (never the checkout's data/)."""
+    data = tmp_path_factory.mktemp("feedback-data")
+    env = {"DATA_DIR": str(data), "DATABASE_URL": f"sqlite:///{data / 'feedback.db'}"}
+    with start_api(env=env) as server:
+        yield server
+
+
+def test_feedback_is_stored_counted_and_undone(feedback_api: LiveServer) -> None:
+    config = api.ApiConfig(url=feedback_api.url, api_key=os.environ.get("API_KEY") or None)
+    assert api.feedback_stats(config).total == 0
+    seven = imaging.canvas_to_png(canvas_with(SEVEN))
+    stored = api.send_feedback(config, seven, "image/png", 4)
+    assert stored.label == 4
+    assert stored.predicted == 7  # the service read the image itself
+    stats = api.feedback_stats(config)
+    assert stats.total == 1 and stats.by_label["4"] == 1
+    other = api.send_feedback(config, seven, "image/png", api.NOT_A_DIGIT)
+    assert other.label == api.NOT_A_DIGIT and other.id != stored.id
+    assert api.feedback_stats(config).by_label["not_a_digit"] == 1
+
+    api.undo_feedback(config, stored.id)
+    api.undo_feedback(config, other.id)
+    assert api.feedback_stats(config).total == 0
+    with pytest.raises(api.ApiError) as undone_twice:
+        api.undo_feedback(config, stored.id)
+    assert undone_twice.value.status_code == 404
+    assert not undone_twice.value.retryable
+    assert "undone" in undone_twice.value.message
+
+
+def test_a_bad_label_is_the_services_refusal(feedback_api: LiveServer) -> None:
+    config = api.ApiConfig(url=feedback_api.url, api_key=os.environ.get("API_KEY") or None)
+    one = imaging.canvas_to_png(canvas_with(ONE))
+    with pytest.raises(api.ApiError) as refused:
+        api.send_feedback(config, one, "image/png", 12)
+    assert refused.value.status_code == 422
+    assert not refused.value.retryable
+
+
+def test_feedback_calls_on_a_service_that_is_down() -> None:
+    down = api.ApiConfig(url=f"http://127.0.0.1:{free_port()}")
+    for call in (
+        lambda: api.send_feedback(down, b"png", "image/png", 3),
+        lambda: api.undo_feedback(down, 1),
+        lambda: api.feedback_stats(down),
+    ):
+        with pytest.raises(api.ApiError) as error:
+            call()
+        assert error.value.unreachable and error.value.retryable
+        assert "cannot reach the prediction service" in error.value.message
+
+
+def test_malformed_feedback_answers_are_api_errors() -> None:
+    with pytest.raises(api.ApiError, match="unexpected shape"):
+        api.send_feedback(
+            api.ApiConfig(), b"png", "image/png", 3, transport=answering({"label": 3})
+        )
+    with pytest.raises(api.ApiError, match="unexpected shape"):
+        api.feedback_stats(api.ApiConfig(), transport=answering({"by_label": {}}))
