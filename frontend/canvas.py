@@ -1,4 +1,5 @@
-"""The drawing canvas widget, behind one function the views call and tests can replace.
+"""The drawing canvas widget, behind one function the views call and tests can replace, and the
+stroke history (undo/redo/clear) each canvas keeps in the session.
 
 `streamlit_drawable_canvas` registers its component when imported and raises outside a running
 Streamlit, so it is imported inside `draw`, never at module level.
@@ -10,6 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import streamlit as st
+
+from frontend.history import StrokeHistory
 
 SIZE = 280  # ten canvas pixels per MNIST pixel: the square canvas for one digit
 
@@ -23,6 +27,15 @@ class Drawing:
 
     pixels: np.ndarray | None
     objects: list[dict[str, Any]] | None = None
+
+
+def history(key: str) -> StrokeHistory:
+    """The stroke history of the canvas `key`, kept in the session across reruns."""
+    slot = f"{key}_history"
+    found = st.session_state.get(slot)
+    if not isinstance(found, StrokeHistory):
+        found = st.session_state[slot] = StrokeHistory()
+    return found
 
 
 def draw(

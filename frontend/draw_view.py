@@ -15,19 +15,10 @@ import streamlit as st
 from frontend import answer, attempts, canvas, feedback_view, imaging, page
 from frontend import client as api
 from frontend import live as live_rule
-from frontend.history import StrokeHistory
 
 VIEW = "draw"
 SLOT = "drawn"  # the session slot of the drawing's last attempt
 CANVAS_KEY = "canvas"
-_HISTORY = "canvas_history"
-
-
-def _history() -> StrokeHistory:
-    history = st.session_state.get(_HISTORY)
-    if not isinstance(history, StrokeHistory):
-        history = st.session_state[_HISTORY] = StrokeHistory()
-    return history
 
 
 def render(config: api.ApiConfig) -> None:
@@ -41,7 +32,7 @@ def render(config: api.ApiConfig) -> None:
 def _input() -> tuple[np.ndarray | None, bool, bool]:
     """The stroke width, the canvas and its buttons: (the canvas's pixels, Predict?, live?)."""
     stroke_width = st.slider("Stroke width", 6, 40, 18, key="stroke_width")
-    history = _history()
+    history = canvas.history(CANVAS_KEY)
     drawing = canvas.draw(stroke_width, key=CANVAS_KEY, initial_drawing=history.initial_drawing)
     history.observe(drawing.objects)
     # Editing right under the canvas, then the one thing to do next, as wide as the canvas.

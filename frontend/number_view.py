@@ -15,23 +15,14 @@ import streamlit as st
 
 from frontend import answer, attempts, canvas, imaging, page, reading_card
 from frontend import client as api
-from frontend.history import StrokeHistory
 
 VIEW = "number"
 SLOT = "number_attempt"  # the session slot of the number's last attempt
 CANVAS_KEY = "number_canvas"
-_HISTORY = "number_history"
 # A 360 px phone leaves 328 px between the page's margins (page.py); 3:1 within that.
 WIDTH, HEIGHT = 324, 108
 # About a tenth of a digit's height, as MNIST's strokes are: /read reads these reliably.
 STROKE_WIDTH = 10
-
-
-def _history() -> StrokeHistory:
-    history = st.session_state.get(_HISTORY)
-    if not isinstance(history, StrokeHistory):
-        history = st.session_state[_HISTORY] = StrokeHistory()
-    return history
 
 
 def render(config: api.ApiConfig) -> None:
@@ -44,7 +35,7 @@ def render(config: api.ApiConfig) -> None:
 
 def _input() -> tuple[np.ndarray | None, bool]:
     """The canvas and its buttons: (the canvas's pixels, Read pressed?)."""
-    history = _history()
+    history = canvas.history(CANVAS_KEY)
     drawing = canvas.draw(
         STROKE_WIDTH,
         key=CANVAS_KEY,
