@@ -22,7 +22,6 @@ from training.checkpoint import load_checkpoint, load_detector
 from training.data import MnistSplit
 from training.finetune import (
     NON_DIGIT,
-    NOT_A_DIGIT_CORRECTIONS,
     CorrectionSet,
     FinetuneRecipe,
     finetune,
@@ -30,6 +29,7 @@ from training.finetune import (
 )
 from training.metadata import sha256_of
 from training.model import count_parameters
+from training.verdict_fit import NOT_A_DIGIT_CORRECTIONS
 
 DETECTOR_PATH = MODEL_PATH.with_name("not_a_digit.pth")
 

@@ -15,10 +15,11 @@ import torch
 from service.inference.verdict import VerdictPolicy
 from tests.conftest import MODEL_PATH
 from training.checkpoint import ModelLoadError, load_checkpoint, load_detector
-from training.detector_data import Sizes, build
+from training.detector_data import DetectorData, Sizes, build
 from training.not_a_digit import DetectorRecipe, save_detector, train_detector, write_verdict
-from training.verdict_fit import fit_verdict
+from training.verdict_fit import NOT_A_DIGIT_CORRECTIONS, VerdictFit, fit_verdict, model_outputs
 
+DETECTOR_PATH = MODEL_PATH.with_name("not_a_digit.pth")
 TINY = Sizes(
     mnist_enlarged=40,
     semeion_copies=1,
@@ -83,3 +84,33 @@ def test_a_broken_verdict_block_is_refused(tmp_path: Path) -> None:
     path.with_suffix(".json").write_text(json.dumps(metadata))
     with pytest.raises(ModelLoadError, match="temperature"):
         load_checkpoint(path, torch.device("cpu"))
+
+
+def test_not_a_digit_corrections_lower_the_doubt_bar_only_as_far_as_digits_allow(
+    mnist_test: tuple[np.ndarray, np.ndarray],
+) -> None:
+    """A fine-tune's check set carries people's not_a_digit corrections: the refit answers more
+    pictures like them "unsure", but never doubts more than `max_digits_doubted` of the writers."""
+    images, labels = mnist_test
+    digits = images[:1000].astype(np.float32) / 255.0
+    classifier, _ = load_checkpoint(MODEL_PATH, torch.device("cpu"))
+    detector, _ = load_detector(DETECTOR_PATH, torch.device("cpu"))
+
+    def fit(corrections: np.ndarray | None) -> VerdictFit:
+        parts: list[tuple[str, np.ndarray, np.ndarray | None]] = [("mnist", digits, labels[:1000])]
+        if corrections is not None:
+            parts.append((NOT_A_DIGIT_CORRECTIONS, corrections, None))
+        return fit_verdict(classifier, detector, DetectorData.join(parts))
+
+    without = fit(None)
+    # "Not a digit" said of pictures the detector takes for digits (MNIST digits themselves, the
+    # hardest case): the bar comes down to where 5 % of the writers' digits are doubted, no lower.
+    lowered = fit(images[5000:5100].astype(np.float32) / 255.0)
+    _, scores = model_outputs(classifier, detector, digits)
+    assert lowered.doubt_above < without.doubt_above
+    assert 0.04 <= float((scores > lowered.doubt_above).mean()) <= 0.05
+    assert lowered.not_a_digit_above == without.not_a_digit_above  # refusing is not moved
+    # Corrections the detector already doubts change nothing.
+    rng = np.random.default_rng(0)
+    noise = (rng.random((50, 28, 28)) > 0.6).astype(np.float32)
+    assert fit(noise).doubt_above == without.doubt_above

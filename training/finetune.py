@@ -15,7 +15,8 @@ this digit is right", on digits), and the not-a-digit detector (DETECTOR_PATH, o
 version) decides what is no digit. Teaching the CNN a uniform answer for non-digits would be the
 outlier exposure issue 14 measured as weak and costly, and would blur what its confidence means.
 The fine-tune leaves the detector as it is; its not_a_digit corrections join the verdict's check
-set as non-digits, so the refit below reports how many of them the new version refuses.
+set as non-digits: the refit below lowers the "unsure" bar until 95 % of them are at least doubted
+(as far as 5 % of the handwritten check digits allow) and reports how many the new version refuses.
 
 The new weights get their own verdict numbers (training.verdict_fit.fit_verdict, on issue 14's
 check split: temperature and "unsure" threshold for these weights; the detector's thresholds), and
@@ -57,11 +58,10 @@ from training.evaluate import EvalReport, evaluate, format_report
 from training.model import MODEL_NAME, MnistCNN, resolve_device, standardise
 from training.not_a_digit import format_fit, load_data
 from training.train import write_model
-from training.verdict_fit import HANDWRITTEN, VerdictFit, fit_verdict
+from training.verdict_fit import HANDWRITTEN, NOT_A_DIGIT_CORRECTIONS, VerdictFit, fit_verdict
 
 NON_DIGIT = -1  # the label tensor's value for "not_a_digit"
 DEFAULT_DETECTOR = Path(__file__).resolve().parents[1] / "models" / "not_a_digit.pth"
-NOT_A_DIGIT_CORRECTIONS = "not_a_digit corrections"  # their source name in the verdict's check set
 # Issue 14's targets, as far as its check split measures them: real digits refused at most this
 # share of each handwritten source; non-digits refused at least this share of each kind.
 MAX_DIGITS_REFUSED = 0.01

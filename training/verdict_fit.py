@@ -13,7 +13,10 @@ generators), never on MNIST test or Semeion lines 1,001–1,593.
   refuses at most `refusal` of each family of handwritten check digits (MNIST's writers and
   Semeion's, separately).
 - doubt_above: the laxer of the two families' bars: between it and not_a_digit_above a picture is
-  answered "unsure" (never a confident digit).
+  answered "unsure" (never a confident digit). When the check set holds people's "not a digit"
+  corrections (a fine-tune adds them), they count as non-digits: the bar goes down until
+  `corrections_doubted` of them are at least doubted, but never so far that more than
+  `max_digits_doubted` of a family of handwritten digits would be.
 - unsure_below: the calibrated confidence below which a digit is answered as "unsure"; the lowest
   value at which the answers left as "digit" on the MNIST-like check digits are right at least
   `precision` of the time.
@@ -36,6 +39,7 @@ from training.model import MnistCNN, standardise
 MNIST_LIKE = ("mnist", "mnist enlarged")
 SEMEION_LIKE = ("semeion", "semeion enlarged")
 HANDWRITTEN = MNIST_LIKE + SEMEION_LIKE
+NOT_A_DIGIT_CORRECTIONS = "not_a_digit corrections"  # their source name in a check set
 ECE_BINS = 15
 
 
@@ -105,6 +109,16 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(log_t.exp().item())
 
 
+def _family_bars(scores: np.ndarray, source: np.ndarray, share: float) -> list[float]:
+    """Per family of handwritten writers present: the detector logit above which `share` of
+    its digits lie."""
+    return [
+        float(np.quantile(scores[np.isin(source, family)], 1 - share))
+        for family in (MNIST_LIKE, SEMEION_LIKE)
+        if np.isin(source, family).any()
+    ]
+
+
 def fit_verdict(
     classifier: MnistCNN,
     detector: NotDigitNet,
@@ -112,6 +126,8 @@ def fit_verdict(
     refusal: float = 0.006,
     precision: float = 0.999,
     detector_sha256: str | None = None,
+    corrections_doubted: float = 0.95,
+    max_digits_doubted: float = 0.05,
 ) -> VerdictFit:
     """Fit temperature and thresholds on the check split, and report what they do there."""
     logits, scores = model_outputs(classifier, detector, check.inputs)
@@ -121,15 +137,19 @@ def fit_verdict(
 
     # Refuse at most `refusal` of each family of writers (MNIST's, Semeion's): the stricter sets
     # the bar. Families, not single sources: a quantile of 300 pictures is too noisy to steer by.
-    family_bars = [
-        float(np.quantile(scores[np.isin(check.source, family)], 1 - refusal))
-        for family in (MNIST_LIKE, SEMEION_LIKE)
-        if np.isin(check.source, family).any()
-    ]
+    family_bars = _family_bars(scores, check.source, refusal)
     not_a_digit_above = max(family_bars)
     # Between the laxer bar and the stricter one a picture is doubtful: answered "unsure", never
     # as a confident digit (most non-digits there; a few digits by writers far from MNIST's).
     doubt_above = min(family_bars)
+    corrected = check.source == NOT_A_DIGIT_CORRECTIONS
+    if corrected.any():
+        # What people said is not a digit is the one kind of non-digit the fit may steer by: the
+        # detector stays as it is for every version, so these thresholds are what a correction
+        # can move. Doubt, not refusal: refusing is kept for what no family of writers draws.
+        wanted = float(np.quantile(scores[corrected], 1 - corrections_doubted))
+        floor = max(_family_bars(scores, check.source, max_digits_doubted))
+        doubt_above = min(doubt_above, max(wanted, floor))
     calibrated = softmax(logits, temperature)
     confidence = calibrated.max(axis=1)
     right = calibrated.argmax(axis=1) == check.labels
