@@ -140,6 +140,7 @@ def check_api(api: images.Started, report: dict[str, Any], workdir: Path) -> Non
     for example in probes.run_readme_examples(api.port, workdir):
         say(f"API: README example answered as shown: {example}")
     report["api"]["rss_after_examples_bytes"] = api.running.resident_bytes()
+    say(f"API: {probes.store_and_undo_a_correction(api.url, workdir / 'digit.png')}")
 
 
 def check_ui(ui: images.Started, api: images.Started) -> None:

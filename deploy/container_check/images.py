@@ -214,7 +214,8 @@ def start(
                 source.mkdir()
                 if owner:
                     os.chown(source, *owner)
-                mounts.append(f"type=bind,source={source},destination={volume}")
+                # rw: buildah mounts a bind read-only unless told (Docker's volumes are writable).
+                mounts.append(f"type=bind,source={source},destination={volume},rw")
             command = (config.get("Entrypoint") or []) + (config.get("Cmd") or [])
             with buildah.start(container, command, env, mounts, logs / f"{name}.log") as running:
                 yield Started(spec, container, port, env, config, running)

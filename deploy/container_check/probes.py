@@ -182,6 +182,22 @@ def run_readme_examples(port: int, folder: Path) -> list[str]:
     return done
 
 
+def store_and_undo_a_correction(api_url: str, png: Path) -> str:
+    """POST /feedback, GET /feedback/stats, DELETE: the image's database lives in its /data
+    volume, which must be writable by the image's user."""
+    with httpx.Client(base_url=api_url, timeout=30) as client:
+        stored = client.post("/feedback", files={"file": png.open("rb")}, data={"label": "4"})
+        if stored.status_code != 201:
+            raise CheckFailed(f"POST /feedback answered {stored.status_code}: {stored.text[:300]}")
+        stats = client.get("/feedback/stats")
+        if stats.status_code != 200 or stats.json().get("total", 0) < 1:
+            raise CheckFailed(f"GET /feedback/stats answered {stats.status_code}: {stats.text}")
+        undone = client.delete(f"/feedback/{stored.json()['id']}")
+        if undone.status_code != 204:
+            raise CheckFailed(f"DELETE /feedback/{{id}} answered {undone.status_code}")
+    return "a correction stored in the /data volume, counted by /feedback/stats and undone"
+
+
 # --- the browser -------------------------------------------------------------------------------
 
 
