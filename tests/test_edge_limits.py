@@ -30,6 +30,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from devtools.servers import LiveServer, reset_peak_rss, rss_bytes, start_api
+from service.api.middleware import CLIENT_CLOSED_REQUEST
 
 MB = 1024 * 1024
 HEADER_TIMEOUT_S = 4.0
@@ -123,6 +124,17 @@ def transport_log(server: LiveServer, status: int) -> list[str]:
             if message.startswith(f"answered {status} "):
                 messages.append(message)
     return messages
+
+
+def predictions_counted(server: LiveServer, status: int) -> float:
+    """How many POST /predict the app counted in /metrics with this status."""
+    wanted = {'method="POST"', 'route="/predict"', f'status="{status}"'}
+    for line in httpx.get(f"{server.url}/metrics", timeout=30).text.splitlines():
+        if line.startswith("http_requests_total{"):
+            labels, value = line[len("http_requests_total{") :].rsplit("} ", 1)
+            if set(labels.split(",")) == wanted:
+                return float(value)
+    return 0.0
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 30) -> bool:
@@ -269,6 +281,8 @@ def open_slow_client(server: LiveServer, kind: str) -> SlowClient:
 def test_300_slow_connections_are_cut_off_while_a_normal_client_is_served(
     edge_server: LiveServer,
 ) -> None:
+    counted_408 = predictions_counted(edge_server, 408)
+    counted_499 = predictions_counted(edge_server, CLIENT_CLOSED_REQUEST)
     normal = NormalClient()
     worker = threading.Thread(target=normal.run, args=(edge_server.url,))
     worker.start()
@@ -314,6 +328,10 @@ def test_300_slow_connections_are_cut_off_while_a_normal_client_is_served(
         assert answer is not None and answer.status == 408, client.received[:200]
         expected = "did not all arrive" if client.kind == "head" else "slower than 4,096 bytes"
         assert expected in answer.json()["detail"]
+    # The app was reading the 100 slow bodies: it counts (and logs) the 408 the client got, not
+    # a client gone away (499).
+    assert wait_for(lambda: predictions_counted(edge_server, 408) >= counted_408 + 100)
+    assert predictions_counted(edge_server, CLIENT_CLOSED_REQUEST) == counted_499
     first_closed = all_open + min(c.closed_after or 0 for c in clients)
     held = [
         t

@@ -26,6 +26,9 @@ from service.api.errors import (
 logger = logging.getLogger("service.access")
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 CLIENT_CLOSED_REQUEST = 499  # nginx's status for "the client went away first"
+# Where the connection (service/api/transport.py) notes the status it answered itself, when it
+# cut off a request the app was still reading: the access log then names that status, not 499.
+ANSWERED_BY_CONNECTION = "answered_by_connection"
 
 
 class RequestContextMiddleware:
@@ -60,8 +63,9 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_with_id)
         except ClientDisconnect:
             # The client hung up before its body arrived: nobody to answer and nothing broken.
-            # Counted as nginx's 499, not as a 500, so it raises no alarm and logs no error.
-            status = CLIENT_CLOSED_REQUEST
+            # Counted as nginx's 499, not as a 500, so it raises no alarm and logs no error;
+            # unless the connection cut a too-slow body off and answered 408 itself.
+            status = scope["state"].get(ANSWERED_BY_CONNECTION, CLIENT_CLOSED_REQUEST)
         except Exception as error:
             # A bug, not the client's fault: one log line (the trace only at debug level), a 500
             # that names the request id, and the server carries on.

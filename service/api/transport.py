@@ -40,6 +40,7 @@ from service.api.errors import (
     raw_response,
     too_many_headers,
 )
+from service.api.middleware import ANSWERED_BY_CONNECTION
 from service.settings import get_settings
 
 logger = logging.getLogger("service.transport")
@@ -242,6 +243,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()
             return
         # The app is waiting for the body: it sees a disconnect, the client gets the 408.
+        self.cycle.scope.setdefault("state", {})[ANSWERED_BY_CONNECTION] = refusal.status
         self.cycle.disconnected = True
         self.cycle.message_event.set()
         self._answer_and_close(refusal, detail)
