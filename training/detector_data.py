@@ -5,7 +5,8 @@ detector learns from exactly what it will see. Sets are generated from seeds (no
 downloaded) and cached as .npy files, since drawing 100,000 pictures takes minutes.
 
 Splits:
-- fit: MNIST train 0–54,999, Semeion lines 1–700, the `fit` fonts, pens and non-digit generators;
+- fit: MNIST train 0–54,999 (also enlarged, and scanned as Semeion's were), Semeion lines 1–700,
+  the `fit` fonts, pens and non-digit generators;
 - check (thresholds and calibration): MNIST train 55,000–59,999, Semeion lines 701–1,000, the
   `held_out` fonts, pens and generators. MNIST test and Semeion 1,001–1,593 are never used here.
 """
@@ -24,7 +25,7 @@ from tqdm import tqdm
 from service.imaging.errors import InputError
 from service.imaging.normalise import normalise_digit
 from training.data import default_cache_dir
-from training.synth.digits import enlarged, font_digits
+from training.synth.digits import enlarged, font_digits, scanned
 from training.synth.nondigits import KINDS, non_digits
 
 MNIST_FIT = slice(0, 55_000)
@@ -39,6 +40,7 @@ class Sizes:
     """How many pictures of each source: the defaults train the committed detector; tests use tiny ones."""
 
     mnist_enlarged: int = 20_000
+    mnist_scanned: int = 20_000  # fit only: the check families stay MNIST's and Semeion's own
     semeion_copies: int = 5
     font_digits: int = 8_000
     per_kind: int = 10_000
@@ -142,6 +144,11 @@ def build(
     picks = rng.choice(len(mnist_images), size=count, replace=False)
     inputs, kept = normalise_all(enlarged(mnist_images[picks], seed + (0 if fit else 7)))
     parts.append(("mnist enlarged", inputs, mnist_labels[picks][kept]))
+    if fit:
+        count = min(sizes.mnist_scanned, len(mnist_images))
+        picks = rng.choice(len(mnist_images), size=count, replace=False)
+        inputs, kept = normalise_all(scanned(mnist_images[picks], seed))
+        parts.append(("mnist scanned", inputs, mnist_labels[picks][kept]))
     semeion_images, semeion_labels = semeion
     inputs, kept = normalise_all(semeion_images)  # as they are: 16×16, scaled up by the service
     parts.append(("semeion", inputs, semeion_labels[kept]))

@@ -44,8 +44,9 @@ from training.verdict_fit import VerdictFit, fit_verdict
 DEFAULT_CLASSIFIER = Path("models/mnist_cnn_model.pth")
 DEFAULT_DETECTOR = Path("models/not_a_digit.pth")
 # Semeion's writers are the farthest from MNIST's among the digits we may fit on: weigh them up,
-# so the detector does not learn "MNIST's style" as "a digit".
-SOURCE_WEIGHT = {"semeion": 4.0, "semeion enlarged": 4.0}
+# and MNIST's digits scanned as theirs were, so the detector does not learn "MNIST's style" as "a
+# digit".
+SOURCE_WEIGHT = {"semeion": 4.0, "semeion enlarged": 4.0, "mnist scanned": 4.0}
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ generators), never on MNIST test or Semeion lines 1,001–1,593.
 - not_a_digit_above: the detector logit above which a picture is refused; the lowest value that
   refuses at most `refusal` of each family of handwritten check digits (MNIST's writers and
   Semeion's, separately).
-- doubt_above: the laxer of the two families' bars: between it and not_a_digit_above a picture is
-  answered "unsure" (never a confident digit). When the check set holds people's "not a digit"
+- doubt_above: the laxer of the two families' bars at `doubt` (a larger share than `refusal`):
+  between it and not_a_digit_above a picture is answered "unsure" (never a confident digit). When the check set holds people's "not a digit"
   corrections (a fine-tune adds them), they count as non-digits: the bar goes down until
   `corrections_doubted` of them are at least doubted, but never so far that more than
   `max_digits_doubted` of a family of handwritten digits would be.
@@ -123,7 +123,10 @@ def fit_verdict(
     classifier: MnistCNN,
     detector: NotDigitNet,
     check: DetectorData,
-    refusal: float = 0.006,
+    # A bar at 0.2 % of each family's check digits: held-out writers (Semeion 1,001-1,593) are
+    # refused ~3× as often as the check family that set it, and the target is at most 1 %.
+    refusal: float = 0.002,
+    doubt: float = 0.006,
     precision: float = 0.999,
     detector_sha256: str | None = None,
     corrections_doubted: float = 0.95,
@@ -139,9 +142,10 @@ def fit_verdict(
     # the bar. Families, not single sources: a quantile of 300 pictures is too noisy to steer by.
     family_bars = _family_bars(scores, check.source, refusal)
     not_a_digit_above = max(family_bars)
-    # Between the laxer bar and the stricter one a picture is doubtful: answered "unsure", never
-    # as a confident digit (most non-digits there; a few digits by writers far from MNIST's).
-    doubt_above = min(family_bars)
+    # Above the laxer family's `doubt` bar and below refusal a picture is doubtful: answered
+    # "unsure", never as a confident digit (most non-digits there; a few digits by writers far
+    # from MNIST's).
+    doubt_above = min(*_family_bars(scores, check.source, doubt), not_a_digit_above)
     corrected = check.source == NOT_A_DIGIT_CORRECTIONS
     if corrected.any():
         # What people said is not a digit is the one kind of non-digit the fit may steer by: the

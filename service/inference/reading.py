@@ -59,7 +59,7 @@ DETECTOR_FEATURE = FEATURES.index("the not-a-digit detector's logit (clipped to 
 # Log-odds that a candidate is exactly one whole digit = WEIGHTS · features (fitted, see above). A
 # piece the detector finds no digit is often a bad cut (half a digit, or two digits' ink).
 WEIGHTS = np.array(
-    [0.132, 0.047, -0.136, 1.879, -1.66, 0.55, -1.882, -0.228, -0.058, -1.9, -0.197, -1.006]
+    [0.119, 0.05, -0.136, 1.983, -1.754, 0.282, -1.598, -0.258, -0.045, -1.968, -0.209, -1.059]
 )
 # The same fitted without the detector's feature, for a service that runs no detector
 # (VERDICTS=false): a made-up logit in its place would tilt every reading.

@@ -2,6 +2,8 @@
 
 - MNIST digits enlarged onto canvases with another pen width (thresholding a smooth enlargement);
 - Semeion digits (16×16, other writers) enlarged the same way;
+- MNIST digits scanned the way Semeion's were: stretched to fill a 16×16 box and binarised, so
+  bold, blocky writing by other people is taught as digits, not only Semeion's 700 fitting lines;
 - digits written with a pen in Hershey stroke fonts, and typeset in TrueType fonts, with exactly the
   pens and fonts of the letters in training.synth.nondigits.
 """
@@ -27,6 +29,21 @@ def enlarge_mnist(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     level = rng.uniform(0.15, 0.7) * max(1, int(values.max()))
     ink = np.where(values > level, int(rng.integers(180, 256)), 0)
     return ink.astype(np.uint8)
+
+
+def scan_like_semeion(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A 28×28 MNIST digit (uint8, white on black) as Semeion's digits were made: its ink stretched
+    to fill 16×16 (aspect not kept) and cut at a random level into black and white."""
+    rows, cols = np.nonzero(digit > 40)
+    ink = digit[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    small = np.asarray(Image.fromarray(ink).resize((16, 16), Image.Resampling.BILINEAR))
+    return ((small > rng.integers(70, 170)) * 255).astype(np.uint8)
+
+
+def scanned(digits: np.ndarray, seed: int) -> list[np.ndarray]:
+    """Each MNIST digit scanned once as Semeion's were (scan_like_semeion)."""
+    rng = np.random.default_rng([7_000, seed])
+    return [scan_like_semeion(digit, rng) for digit in digits]
 
 
 def _fonts(variant: Variant, hershey: bool) -> list[str | None]:
