@@ -13,10 +13,10 @@ generators), never on MNIST test or Semeion lines 1,001–1,593.
   refuses at most `refusal` of each family of handwritten check digits (MNIST's writers and
   Semeion's, separately).
 - doubt_above: the laxer of the two families' bars at `doubt` (a larger share than `refusal`):
-  between it and not_a_digit_above a picture is answered "unsure" (never a confident digit). When the check set holds people's "not a digit"
-  corrections (a fine-tune adds them), they count as non-digits: the bar goes down until
-  `corrections_doubted` of them are at least doubted, but never so far that more than
-  `max_digits_doubted` of a family of handwritten digits would be.
+  between it and not_a_digit_above a picture is answered "unsure" (never a confident digit).
+  When the check set holds people's "not a digit" corrections (a fine-tune adds them), they count
+  as non-digits: the bar goes down until `corrections_doubted` of them are at least doubted, but
+  never so far that more than `max_digits_doubted` of a family of handwritten digits would be.
 - unsure_below: the calibrated confidence below which a digit is answered as "unsure"; the lowest
   value at which the answers left as "digit" on the MNIST-like check digits are right at least
   `precision` of the time.
