@@ -11,6 +11,7 @@ for PAUSE_S, and then shows the whole answer, whatever its verdict, as Predict w
 
 from __future__ import annotations
 
+import os
 import time
 
 import streamlit as st
@@ -18,7 +19,21 @@ import streamlit as st
 from frontend import answer
 from frontend.attempts import Attempt
 
-PAUSE_S = 1.2
+
+def _pause_from_environment() -> float:
+    """LIVE_PAUSE_S, when set: the browser tests draw slower than a person on a loaded machine."""
+    raw = os.environ.get("LIVE_PAUSE_S", "").strip()
+    if not raw:
+        return 1.2
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        raise SystemExit(
+            f"LIVE_PAUSE_S must be a number of seconds, e.g. 1.2; got {raw!r}"
+        ) from None
+
+
+PAUSE_S = _pause_from_environment()
 # How often the waiting card looks at the clock; a fragment rerun draws only that card.
 CHECK_EVERY_S = 0.4
 

@@ -616,3 +616,13 @@ def test_the_sidebar_follows_every_request(fake: FakeService) -> None:
     click_predict(at)
     assert "Ready" in texts(at.sidebar.success) and not at.sidebar.error
     assert digit_markup(at)
+
+
+def test_live_mode_pause_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LIVE_PAUSE_S", raising=False)
+    assert live._pause_from_environment() == 1.2
+    monkeypatch.setenv("LIVE_PAUSE_S", "3")
+    assert live._pause_from_environment() == 3.0
+    monkeypatch.setenv("LIVE_PAUSE_S", "soon")
+    with pytest.raises(SystemExit, match="LIVE_PAUSE_S must be a number of seconds"):
+        live._pause_from_environment()
