@@ -31,6 +31,7 @@ from PIL import Image, ImageDraw
 
 from devtools.servers import LiveServer, reset_peak_rss, rss_bytes, start_api
 from service.api.middleware import CLIENT_CLOSED_REQUEST
+from tests.test_api import metric
 
 MB = 1024 * 1024
 HEADER_TIMEOUT_S = 4.0
@@ -128,13 +129,8 @@ def transport_log(server: LiveServer, status: int) -> list[str]:
 
 def predictions_counted(server: LiveServer, status: int) -> float:
     """How many POST /predict the app counted in /metrics with this status."""
-    wanted = {'method="POST"', 'route="/predict"', f'status="{status}"'}
-    for line in httpx.get(f"{server.url}/metrics", timeout=30).text.splitlines():
-        if line.startswith("http_requests_total{"):
-            labels, value = line[len("http_requests_total{") :].rsplit("} ", 1)
-            if set(labels.split(",")) == wanted:
-                return float(value)
-    return 0.0
+    text = httpx.get(f"{server.url}/metrics", timeout=30).text
+    return metric(text, "http_requests_total", method="POST", route="/predict", status=str(status))
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 30) -> bool:
