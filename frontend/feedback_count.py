@@ -7,12 +7,10 @@ request more would slow the rerun a stroke makes in live mode.
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
-
 import streamlit as st
 
 from frontend import client as api
+from frontend import session_cache
 
 TTL_S = 10.0
 _CACHE = "feedback_stats"
@@ -28,30 +26,10 @@ def _changes() -> int:
     return int(st.session_state.get(_CHANGES, 0))
 
 
-@dataclass(frozen=True)
-class _Checked:
-    config: api.ApiConfig
-    at: float
-    after_changes: int
-    stats: api.FeedbackStats | api.ApiError
-
-
 def stats(config: api.ApiConfig, force: bool = False) -> api.FeedbackStats | api.ApiError:
-    cached = st.session_state.get(_CACHE)
-    if (
-        not force
-        and isinstance(cached, _Checked)
-        and cached.config == config
-        and cached.after_changes == _changes()
-        and time.monotonic() - cached.at < TTL_S
-    ):
-        return cached.stats
-    try:
-        found: api.FeedbackStats | api.ApiError = api.feedback_stats(config)
-    except api.ApiError as error:
-        found = error
-    st.session_state[_CACHE] = _Checked(config, time.monotonic(), _changes(), found)
-    return found
+    return session_cache.ask(
+        _CACHE, config, api.feedback_stats, version=_changes(), ttl_s=TTL_S, force=force
+    )
 
 
 def show(config: api.ApiConfig, force: bool = False) -> None:

@@ -9,43 +9,25 @@ The sidebar is drawn last in the script, so it reports what this run's request f
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
-
 import streamlit as st
 
-from frontend import attempts, feedback_count
+from frontend import attempts, feedback_count, session_cache
 from frontend import client as api
 
 HEALTH_TTL_S = 10.0
 _CACHE = "health"
 
 
-@dataclass(frozen=True)
-class _Checked:
-    config: api.ApiConfig
-    at: float
-    after_requests: int  # attempts.requests_made() when it was asked
-    status: api.Health | api.ApiError
-
-
 def health(config: api.ApiConfig, force: bool = False) -> api.Health | api.ApiError:
     """/health, or the error that kept it from answering; reused until something may have changed."""
-    cached = st.session_state.get(_CACHE)
-    if (
-        not force
-        and isinstance(cached, _Checked)
-        and cached.config == config
-        and cached.after_requests == attempts.requests_made()
-        and time.monotonic() - cached.at < HEALTH_TTL_S
-    ):
-        return cached.status
-    try:
-        status: api.Health | api.ApiError = api.get_health(config)
-    except api.ApiError as error:
-        status = error
-    st.session_state[_CACHE] = _Checked(config, time.monotonic(), attempts.requests_made(), status)
-    return status
+    return session_cache.ask(
+        _CACHE,
+        config,
+        api.get_health,
+        version=attempts.requests_made(),
+        ttl_s=HEALTH_TTL_S,
+        force=force,
+    )
 
 
 def sidebar(config: api.ApiConfig) -> None:
