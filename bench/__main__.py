@@ -59,7 +59,7 @@ TORCHSERVE = "TorchServe 0.12, batch 16 / 5 ms, 2 workers"
 
 READ_TARGET = "service: POST /read, 4-digit drawings"
 TARGETS = {
-    # WORKERS defaults to one per core: two workers, each on its own socket, on a 2-core host.
+    # WORKERS defaults to one per core: two workers behind the supervisor, on a 2-core host.
     "service (batching)": service({}),
     "service, several-digits check off": service({"SEVERAL_DIGITS_CHECK": "false"}),
     READ_TARGET: service({}),

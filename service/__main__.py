@@ -4,11 +4,11 @@ the API under uvicorn. `python -m service migrate`: only migrate.
 Flags override the HOST, PORT and WORKERS environment variables (see service/settings.py). This is
 how the service is meant to run: it adds the connection limits of service/api/transport.py (head
 size, header and body deadlines) to uvicorn's httptools protocol, and trusts forwarded headers only
-from FORWARDED_ALLOW_IPS. With WORKERS > 1, each worker listens on its own socket of the port
-(service/workers.py). `uvicorn service.app:app` serves the same app without any of that, and
-without the migration: that runs here, once, before any worker starts; a database that cannot be
-reached is logged and the API starts anyway (predictions need no database; /feedback answers 503
-until it is).
+from FORWARDED_ALLOW_IPS. With WORKERS > 1, a supervisor listens and hands each connection to the
+least-loaded worker (service/workers.py). `uvicorn service.app:app` serves the same app without any
+of that, and without the migration: that runs here, once, before any worker starts; a database
+that cannot be reached is logged and the API starts anyway (predictions need no database;
+/feedback answers 503 until it is).
 """
 
 from __future__ import annotations

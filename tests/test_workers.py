@@ -1,5 +1,5 @@
-"""`python -m service` with two workers: each listens on its own socket of the port (SO_REUSEPORT),
-connections reach both, a worker that dies is replaced, and SIGTERM stops them all with exit 0."""
+"""`python -m service` with two workers: the supervisor listens and hands each connection to the
+worker holding the fewest, a worker that dies is replaced, and SIGTERM stops them all with exit 0."""
 
 from __future__ import annotations
 
@@ -52,33 +52,64 @@ def port_of(server: LiveServer) -> int:
     return int(server.url.rsplit(":", 1)[1])
 
 
-def test_two_workers_each_listen_and_share_the_connections() -> None:
+def ready_workers(server: LiveServer) -> int:
+    return server.log().count('"message":"worker ready"')
+
+
+def held_by_each(workers: list[int], port: int) -> list[int]:
+    """How many of the port's established connections each worker process holds."""
+    established = tcp_sockets(port, "01")
+    return [len(socket_inodes(pid) & established) for pid in workers]
+
+
+def open_connections(port: int, count: int) -> list[socket.socket]:
+    connections = [socket.create_connection(("127.0.0.1", port)) for _ in range(count)]
+    for connection in connections:
+        connection.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert connection.recv(64).startswith(b"HTTP/1.1 200")
+    return connections
+
+
+def test_the_supervisor_listens_and_hands_each_connection_to_the_least_loaded_worker() -> None:
     with start_api(env={"WORKERS": "2"}) as server:
         port = port_of(server)
         workers = children(server.process.pid)
         assert len(workers) == 2
-        # /health answered from the first worker up; the second may still be loading its model.
-        assert wait_for(lambda: len(tcp_sockets(port, "0A")) == 2, 60)
+        assert wait_for(lambda: ready_workers(server) == 2, 60)
+        # One listening socket, the supervisor's; the workers take connections from it.
         listening = tcp_sockets(port, "0A")
-        # One listening socket in each worker, none in the supervisor.
-        assert all(len(socket_inodes(pid) & listening) == 1 for pid in workers)
-        assert not socket_inodes(server.process.pid) & listening
+        assert len(listening) == 1
+        assert socket_inodes(server.process.pid) & listening == listening
+        assert not any(socket_inodes(pid) & listening for pid in workers)
         # The supervisor never imports the app: no model, no torch (a worker holds ~600 MB).
         assert rss_bytes(server.process.pid) < 150 * 2**20
 
-        connections = [socket.create_connection(("127.0.0.1", port)) for _ in range(32)]
+        first, second = open_connections(port, 32), []
         try:
-            for connection in connections:
-                connection.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
-                # Answered (200, or 503 from a worker still loading its model): accepted.
-                assert connection.recv(64).startswith(b"HTTP/1.1 ")
-            established = tcp_sockets(port, "01")
-            per_worker = [len(socket_inodes(pid) & established) for pid in workers]
+            # Exactly even (the kernel's hash or an accept race splits 32 as 20/12 or worse).
+            assert wait_for(lambda: held_by_each(workers, port) == [16, 16], 10)
+            heavier = socket_inodes(workers[0]) & tcp_sockets(port, "01")
+            # Close the 16 connections of the first worker: the next 8 all go to it.
+            for connection in first:
+                if connection_inode(connection, port) in heavier:
+                    connection.close()
+            assert wait_for(lambda: held_by_each(workers, port) == [0, 16], 10)
+            second = open_connections(port, 8)
+            assert wait_for(lambda: held_by_each(workers, port) == [8, 16], 10)
         finally:
-            for connection in connections:
+            for connection in [*first, *second]:
                 connection.close()
-        # The kernel hashes each connection to a socket: both get some (all 32 on one: 2⁻³¹).
-        assert sum(per_worker) == 32 and min(per_worker) > 0, per_worker
+
+
+def connection_inode(connection: socket.socket, port: int) -> str | None:
+    """The server side's socket inode of a client connection (from /proc/net/tcp)."""
+    client_port = connection.getsockname()[1] if connection.fileno() != -1 else None
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote = fields[1], fields[2]
+        if int(local.split(":")[1], 16) == port and int(remote.split(":")[1], 16) == client_port:
+            return fields[9]
+    return None
 
 
 def test_a_dead_worker_is_replaced_and_sigterm_stops_all_with_exit_0() -> None:
@@ -87,7 +118,7 @@ def test_a_dead_worker_is_replaced_and_sigterm_stops_all_with_exit_0() -> None:
         os.kill(first, signal.SIGKILL)
         assert wait_for(lambda: len(set(children(server.process.pid)) - {second}) == 1, 30)
         replacement = (set(children(server.process.pid)) - {second}).pop()
-        assert wait_for(lambda: len(tcp_sockets(port_of(server), "0A")) == 2, 60)
+        assert wait_for(lambda: ready_workers(server) == 3, 60)
         assert httpx.get(f"{server.url}/health", timeout=10).status_code == 200
         assert '"message":"worker died; restarting it"' in server.log()
 
