@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import multiprocessing
 import selectors
@@ -29,6 +30,7 @@ import socket
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
@@ -78,13 +80,17 @@ class Supervisor:
         self.stopping = threading.Event()
         self.listening = False
         self.restarts: dict[int, float] = {}  # worker index → when to start it again
+        self.waiting: deque[socket.socket] = deque()  # accepted, not yet handed to a worker
         self.workers = [self._start(index) for index in range(count)]
 
     def run(self) -> None:
         while not self.stopping.is_set():
             for key, _ in self.selector.select(timeout=0.5):
                 handler: Callable[[], None] = key.data
-                handler()
+                try:
+                    handler()
+                except Exception:  # the workers depend on this loop: log, never die of one event
+                    log.exception("supervisor event failed")
             now = time.monotonic()
             for index, when in list(self.restarts.items()):
                 if now >= when and not self.stopping.is_set():
@@ -114,6 +120,8 @@ class Supervisor:
         return worker
 
     def _heard_from(self, worker: _Worker) -> None:
+        if worker.channel.fileno() == -1:  # its death was handled earlier in the same round
+            return
         try:
             message = worker.channel.recv(16)
         except OSError:
@@ -121,6 +129,7 @@ class Supervisor:
         if message == READY:
             worker.ready = True
             log.info("worker ready", extra={"worker": worker.index, "pid": worker.process.pid})
+            self._hand_off_waiting()
         else:  # the worker closed its end: it is exiting, and its sentinel says when it is gone
             worker.ready = False
             self.selector.unregister(worker.channel)
@@ -159,34 +168,52 @@ class Supervisor:
         return worker.handed - int(self.closed[worker.index])
 
     def _accept(self) -> None:
-        """Hand every connection waiting in the backlog to the least-loaded ready worker."""
-        while True:
+        """Take the connections waiting in the backlog and hand them on, one at a time: while one
+        waits for a worker, the rest stay in the backlog."""
+        self._hand_off_waiting()
+        while not self.waiting:
             try:
                 connection, _ = self.listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            with connection:
-                self._hand_off(connection, [w for w in self.workers if w.ready])
+            self.waiting.append(connection)
+            self._hand_off_waiting()
 
-    def _hand_off(self, connection: socket.socket, candidates: list[_Worker]) -> None:
-        while candidates:
+    def _hand_off_waiting(self) -> None:
+        """Hand the accepted connections to the least-loaded ready worker each. One that no worker
+        can take now (they died a moment ago, unnoticed yet) waits for the next that is ready."""
+        stalled = []  # alive but not reading: left out of this round only
+        while self.waiting:
+            candidates = [worker for worker in self.workers if worker.ready]
+            if not candidates:
+                break
+            connection = self.waiting[0]
             worker = min(candidates, key=self._open_connections)
             try:
                 socket.send_fds(worker.channel, [b"c"], [connection.fileno()])
-            except OSError as error:  # exiting, or too busy to take it: try another worker
+            except TimeoutError:
+                log.warning("a worker did not take a connection", extra={"worker": worker.index})
+                worker.ready = False
+                stalled.append(worker)
+                continue
+            except OSError as error:  # its end is closed: it is exiting or gone
                 log.warning(
                     "could not hand a connection to a worker: %s",
                     error,
                     extra={"worker": worker.index},
                 )
-                candidates.remove(worker)
+                worker.ready = False
                 continue
             worker.handed += 1
-            return
-        log.error("no worker could take a connection; it was closed")
+            self.waiting.popleft().close()  # the worker holds its own copy now
+        for worker in stalled:  # it may take the next connections
+            worker.ready = worker.channel.fileno() != -1
+        self._listen_while_a_worker_is_ready()
 
     def _stop_all(self) -> None:
         self.listener.close()
+        for connection in self.waiting:
+            connection.close()
         for worker in self.workers:
             process = worker.process
             if process.is_alive() and process.pid is not None:
@@ -219,6 +246,7 @@ class HandedOffServer(uvicorn.Server):
         self.closed = closed
         self.index = index
         self.protocol_class: type[asyncio.Protocol] | None = None  # once the config is loaded
+        self.adopting: set[asyncio.Task[Any]] = set()
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=[])  # the app's lifespan (the model loads); no listener
@@ -240,7 +268,17 @@ class HandedOffServer(uvicorn.Server):
                 return
             for fd in fds:
                 connection = socket.socket(fileno=fd)
-                loop.create_task(loop.connect_accepted_socket(self._protocol, connection))
+                task = loop.create_task(loop.connect_accepted_socket(self._protocol, connection))
+                self.adopting.add(task)  # a task nothing refers to may be collected mid-way
+                task.add_done_callback(functools.partial(self._adopted, connection))
+
+    def _adopted(self, connection: socket.socket, task: asyncio.Task[Any]) -> None:
+        self.adopting.discard(task)
+        if task.cancelled() or task.exception() is not None:
+            # Never served (the client left before it was taken in): closed, and counted as such
+            # so the supervisor does not think this worker holds it.
+            connection.close()
+            self.closed[self.index] += 1
 
     def _protocol(self) -> asyncio.Protocol:
         assert self.protocol_class is not None

@@ -112,19 +112,30 @@ def connection_inode(connection: socket.socket, port: int) -> str | None:
     return None
 
 
-def test_a_dead_worker_is_replaced_and_sigterm_stops_all_with_exit_0() -> None:
+def test_dead_workers_are_replaced_clients_wait_for_them_and_sigterm_stops_all() -> None:
     with start_api(env={"WORKERS": "2"}) as server:
+        assert wait_for(lambda: ready_workers(server) == 2, 60)
         first, second = children(server.process.pid)
         os.kill(first, signal.SIGKILL)
-        assert wait_for(lambda: len(set(children(server.process.pid)) - {second}) == 1, 30)
-        replacement = (set(children(server.process.pid)) - {second}).pop()
         assert wait_for(lambda: ready_workers(server) == 3, 60)
+        assert len(set(children(server.process.pid)) - {first, second}) == 1
         assert httpx.get(f"{server.url}/health", timeout=10).status_code == 200
         assert '"message":"worker died; restarting it"' in server.log()
 
+        # With no worker alive, a client waits in the backlog and is served once one is back,
+        # rather than refused.
+        second_pair = children(server.process.pid)
+        for pid in second_pair:
+            os.kill(pid, signal.SIGKILL)
+        assert wait_for(lambda: server.log().count("worker died; restarting it") == 3, 30)
+        assert httpx.get(f"{server.url}/health", timeout=60).status_code == 200
+        assert wait_for(lambda: ready_workers(server) == 5, 60)
+        survivors = children(server.process.pid)
+        assert len(survivors) == 2 and not set(survivors) & set(second_pair)
+
         server.process.send_signal(signal.SIGTERM)
         assert server.process.wait(timeout=60) == 0
-        for pid in (second, replacement):
+        for pid in survivors:
             assert (
                 not Path(f"/proc/{pid}").exists()
                 or "zombie" in Path(f"/proc/{pid}/status").read_text()
