@@ -37,6 +37,7 @@ import sys
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
+from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
@@ -224,7 +225,7 @@ def lineage(
             "database": describe(url),
             "corrections": len(rows),
             "by_label": dict(sorted(labels.items())),
-            "first": rows[0].created_at.isoformat() if rows else None,
+            "first": min(row.created_at for row in rows).isoformat() if rows else None,
             "last": max(row.created_at for row in rows).isoformat() if rows else None,
             "model_versions": sorted({row.model_version for row in rows}),
             "train": train,
@@ -250,7 +251,9 @@ def run(args: argparse.Namespace, recipe: FinetuneRecipe) -> int:
         device = resolve_device(args.device)
         store = FeedbackStore(args.feedback, timeout=30)
         try:
-            rows = store.corrections()
+            # By content, not by arrival (ids follow the clients' timing): the same corrections
+            # always give the same held-out split, the same batches and so the same model.
+            rows = sorted(store.corrections(), key=lambda row: sha256(row.digit.tobytes()).digest())
         finally:
             store.close()
         if not rows:
