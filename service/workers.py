@@ -129,11 +129,11 @@ class Supervisor:
         if message == READY:
             worker.ready = True
             log.info("worker ready", extra={"worker": worker.index, "pid": worker.process.pid})
-            self._hand_off_waiting()
+            self._hand_off_waiting()  # which also starts listening
         else:  # the worker closed its end: it is exiting, and its sentinel says when it is gone
             worker.ready = False
             self.selector.unregister(worker.channel)
-        self._listen_while_a_worker_is_ready()
+            self._listen_while_a_worker_is_ready()
 
     def _died(self, worker: _Worker) -> None:
         self.selector.unregister(worker.process.sentinel)
@@ -207,7 +207,7 @@ class Supervisor:
             worker.handed += 1
             self.waiting.popleft().close()  # the worker holds its own copy now
         for worker in stalled:  # it may take the next connections
-            worker.ready = worker.channel.fileno() != -1
+            worker.ready = True
         self._listen_while_a_worker_is_ready()
 
     def _stop_all(self) -> None:
