@@ -38,14 +38,19 @@ def socket_inodes(pid: int) -> set[str]:
     return inodes
 
 
-def tcp_sockets(port: int, state: str) -> set[str]:
-    """Inodes of the IPv4 TCP sockets on local `port` in `state` (0A listening, 01 established)."""
-    found = set()
+def tcp_table(port: int) -> list[tuple[str, int, str]]:
+    """(state, remote port, inode) of the IPv4 TCP sockets on local `port`, from /proc/net/tcp."""
+    rows = []
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
-        if int(fields[1].split(":")[1], 16) == port and fields[3] == state:
-            found.add(fields[9])
-    return found
+        if int(fields[1].split(":")[1], 16) == port:
+            rows.append((fields[3], int(fields[2].split(":")[1], 16), fields[9]))
+    return rows
+
+
+def tcp_sockets(port: int, state: str) -> set[str]:
+    """Inodes of the sockets on local `port` in `state` (0A listening, 01 established)."""
+    return {inode for found, _, inode in tcp_table(port) if found == state}
 
 
 def port_of(server: LiveServer) -> int:
@@ -71,14 +76,9 @@ def open_connections(port: int, count: int) -> list[socket.socket]:
 
 
 def connection_inode(connection: socket.socket, port: int) -> str | None:
-    """The server side's socket inode of a client connection (from /proc/net/tcp)."""
-    client_port = connection.getsockname()[1] if connection.fileno() != -1 else None
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        local, remote = fields[1], fields[2]
-        if int(local.split(":")[1], 16) == port and int(remote.split(":")[1], 16) == client_port:
-            return fields[9]
-    return None
+    """The server side's socket inode of a client connection."""
+    client_port = connection.getsockname()[1]
+    return next((inode for _, remote, inode in tcp_table(port) if remote == client_port), None)
 
 
 def test_the_supervisor_listens_and_hands_each_connection_to_the_least_loaded_worker() -> None:
