@@ -51,7 +51,7 @@ SOURCE_WEIGHT = {"semeion": 4.0, "semeion enlarged": 4.0, "mnist scanned": 4.0}
 
 @dataclass(frozen=True)
 class DetectorRecipe:
-    epochs: int = 6
+    epochs: int = 10
     batch_size: int = 128
     lr: float = 1e-3
     max_lr: float = 5e-3

@@ -123,9 +123,9 @@ def fit_verdict(
     classifier: MnistCNN,
     detector: NotDigitNet,
     check: DetectorData,
-    # A bar at 0.2 % of each family's check digits: held-out writers (Semeion 1,001-1,593) are
-    # refused ~3× as often as the check family that set it, and the target is at most 1 %.
-    refusal: float = 0.002,
+    # A bar at 0.3 % of each family's check digits: held-out writers (Semeion 1,001-1,593) are
+    # refused up to ~3× as often as the check family that set it, and the target is at most 1 %.
+    refusal: float = 0.003,
     doubt: float = 0.006,
     precision: float = 0.999,
     detector_sha256: str | None = None,
