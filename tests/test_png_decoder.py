@@ -13,6 +13,7 @@ from PIL import Image
 
 from devtools.drawn_digits import encode
 from devtools.servers import rss_bytes
+from service.imaging.decode import decode_image
 from service.imaging.png_fast import decode_plain_png
 
 LIMIT = 4096 * 4096
@@ -29,9 +30,9 @@ def noise(mode: str, width: int = 37, height: int = 23) -> Image.Image:
 @pytest.mark.parametrize("compress_level", [0, 6, 9])
 def test_plain_pngs_decode_to_pillows_pixels(mode: str, compress_level: int) -> None:
     data = encode(noise(mode), compress_level=compress_level)
-    image = decode_plain_png(data, LIMIT)
-    assert image is not None and image.mode == mode and image.size == (37, 23)
-    np.testing.assert_array_equal(np.asarray(image), np.asarray(Image.open(io.BytesIO(data))))
+    pixels = decode_plain_png(data, LIMIT)
+    assert pixels is not None
+    np.testing.assert_array_equal(pixels, np.asarray(Image.open(io.BytesIO(data))))
 
 
 def test_a_gamma_chunk_changes_nothing_as_in_pillow() -> None:
@@ -40,9 +41,9 @@ def test_a_gamma_chunk_changes_nothing_as_in_pillow() -> None:
     gamma = b"gAMA" + (100_000).to_bytes(4, "big")  # gamma 1.0: far from the usual 1/2.2
     chunk = (4).to_bytes(4, "big") + gamma + zlib.crc32(gamma).to_bytes(4, "big")
     data = data[:33] + chunk + data[33:]  # right after IHDR
-    image = decode_plain_png(data, LIMIT)
-    assert image is not None
-    np.testing.assert_array_equal(np.asarray(image), np.asarray(noise("RGBA")))
+    pixels = decode_plain_png(data, LIMIT)
+    assert pixels is not None
+    np.testing.assert_array_equal(pixels, np.asarray(noise("RGBA")))
 
 
 @pytest.mark.parametrize(
@@ -65,6 +66,31 @@ def test_everything_else_is_left_to_pillow(why: str, data: bytes | None) -> None
         plain[28] = 1  # IHDR's interlace method: Adam7
         data = bytes(plain)
     assert decode_plain_png(data, LIMIT) is None, why
+
+
+def canvas(under_transparent: int, stroke: int = 255) -> np.ndarray:
+    """A drawing canvas: strokes of colour `stroke` with soft edges; the transparent pixels hold
+    RGB `under_transparent` (browsers store 0, other tools 255; -1: random)."""
+    rng = np.random.default_rng(3)
+    alpha = np.where(rng.random((60, 50)) < 0.7, 0, rng.integers(1, 256, (60, 50))).astype(np.uint8)
+    rgba = np.empty((60, 50, 4), np.uint8)
+    rgba[..., :3] = stroke
+    hidden = rng.integers(0, 256, (60, 50, 3)) if under_transparent < 0 else under_transparent
+    rgba[alpha == 0, :3] = hidden[alpha == 0] if under_transparent < 0 else hidden
+    rgba[..., 3] = alpha
+    return rgba
+
+
+@pytest.mark.parametrize("under_transparent", [0, 255, -1])
+@pytest.mark.parametrize("stroke", [255, 254, 0])
+def test_canvases_read_as_pillow_composites_them(under_transparent: int, stroke: int) -> None:
+    # White strokes take a numpy shortcut (decode._white_strokes): the same pixels as Pillow's
+    # compositing gives the same canvas as a TIFF, which only Pillow decodes.
+    rgba = canvas(under_transparent, stroke)
+    from_png = decode_image(encode(rgba), LIMIT)
+    np.testing.assert_array_equal(from_png, decode_image(encode(rgba, "TIFF"), LIMIT))
+    if stroke == 255:
+        np.testing.assert_array_equal(from_png, rgba[..., 3])
 
 
 def test_images_over_the_pixel_limit_are_left_to_pillow_to_refuse() -> None:

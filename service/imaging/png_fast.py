@@ -14,37 +14,32 @@ from __future__ import annotations
 
 import struct
 
-from PIL import Image
+import numpy as np
+import numpy.typing as npt
 from pywuffs import ImageDecoderType, PixelFormat
 from pywuffs.aux import ImageDecoder, ImageDecoderConfig
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
-# PNG colour type → (Pillow mode, the Wuffs layout that keeps the file's own channels), at 8 bits.
-_LAYOUTS = {
-    0: ("L", PixelFormat.Y),
-    2: ("RGB", PixelFormat.RGB),
-    6: ("RGBA", PixelFormat.RGBA_NONPREMUL),
-}
+# PNG colour type at 8 bits → the Wuffs layout that keeps the file's own channels.
+_LAYOUTS = {0: PixelFormat.Y, 2: PixelFormat.RGB, 6: PixelFormat.RGBA_NONPREMUL}
 _CHUNK_HEADER = struct.Struct(">I4s")
 
 
-def decode_plain_png(data: bytes, max_pixels: int) -> Image.Image | None:
-    """The image, or None when the data is not a plain 8-bit PNG of at most `max_pixels`."""
+def decode_plain_png(data: bytes, max_pixels: int) -> npt.NDArray[np.uint8] | None:
+    """The pixels, (height, width) for gray or (height, width, 3 or 4) for RGB or RGBA, or None
+    when the data is not a plain 8-bit PNG of at most `max_pixels`."""
     colour_type = _plain_png_colour_type(data, max_pixels)
     if colour_type is None:
         return None
-    mode, pixel_format = _LAYOUTS[colour_type]
     config = ImageDecoderConfig()
     config.enabled_decoders = [ImageDecoderType.PNG]
-    config.pixel_format = pixel_format
+    config.pixel_format = _LAYOUTS[colour_type]
     # A decoder per call: it holds per-image state, and making one takes ~2 µs.
     result = ImageDecoder(config).decode(data)
     if result.error_message:  # a damaged file: Pillow decodes it again and explains what is wrong
         return None
-    pixels = result.pixbuf
-    height, width = pixels.shape[:2]
-    # A view on the decoded array, no copy.
-    return Image.frombuffer(mode, (width, height), pixels, "raw", mode, 0, 1)
+    pixels: npt.NDArray[np.uint8] = result.pixbuf
+    return pixels[..., 0] if colour_type == 0 else pixels
 
 
 def _plain_png_colour_type(data: bytes, max_pixels: int) -> int | None:
