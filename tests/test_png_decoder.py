@@ -1,4 +1,4 @@
-"""The Wuffs fast path gives exactly Pillow's pixels, leaves every other PNG to Pillow, and does
+"""The libspng fast path gives exactly Pillow's pixels, leaves every other PNG to Pillow, and does
 not leak on damaged files."""
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def test_a_gamma_chunk_changes_nothing_as_in_pillow() -> None:
     ("why", "data"),
     [
         ("16-bit", encode(Image.fromarray(np.full((8, 8), 4000, np.uint16)))),
-        ("gray + alpha", encode(noise("LA"))),  # no 8-bit layout this path keeps
+        ("gray + alpha", encode(noise("LA"))),  # libspng cannot decode it to its own format
         ("palette", encode(noise("RGB").convert("P"))),
         ("1-bit", encode(noise("L").convert("1"))),
         ("tRNS transparent colour", encode(noise("RGB"), transparency=(0, 0, 0))),

@@ -4,7 +4,7 @@ Random bytes never get past a PNG's signature and CRCs, so they test nothing but
 These mutations start from real files (a drawing canvas, RGB, grayscale, palette, 16-bit, interlaced)
 and change them the way a broken encoder or a hostile client would — header fields, chunk order,
 chunk data, the compressed pixel stream, the filter bytes inside it — and then repair every CRC, so
-each file reaches the deep parts of Wuffs and Pillow. Whatever comes out, the service must answer
+each file reaches the deep parts of libspng and Pillow. Whatever comes out, the service must answer
 with a 28×28 digit or an `InputError` that says what is wrong: never another exception.
 """
 
