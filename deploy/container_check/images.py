@@ -125,9 +125,12 @@ def build(
     names = buildah.image_names()
     this_fingerprint = {name for name in names if name.startswith(f"{tag}-")}
     buildah.remove_images(stale_tags(spec, names, {tag, builder, *this_fingerprint}))
+    # --force-rm: a failed build otherwise leaves its working container behind, holding every layer
+    # it made (two failed API builds left 24 GB), and the next check fails on the store's size.
     arguments = [
-        "--layers", "--format", "docker", "--isolation", "chroot", "--network", "host",
-        "--pull=never", "-f", spec.dockerfile, "--build-arg", f"PYTHON_IMAGE={base}",
+        "--layers", "--force-rm", "--format", "docker", "--isolation", "chroot",
+        "--network", "host", "--pull=never", "-f", spec.dockerfile,
+        "--build-arg", f"PYTHON_IMAGE={base}",
     ]  # fmt: skip
     for key, value in build_args.items():
         arguments += ["--build-arg", f"{key}={value}"]
