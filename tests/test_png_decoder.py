@@ -75,8 +75,11 @@ def canvas(under_transparent: int, stroke: int = 255) -> np.ndarray:
     alpha = np.where(rng.random((60, 50)) < 0.7, 0, rng.integers(1, 256, (60, 50))).astype(np.uint8)
     rgba = np.empty((60, 50, 4), np.uint8)
     rgba[..., :3] = stroke
-    hidden = rng.integers(0, 256, (60, 50, 3)) if under_transparent < 0 else under_transparent
-    rgba[alpha == 0, :3] = hidden[alpha == 0] if under_transparent < 0 else hidden
+    if under_transparent < 0:
+        hidden = rng.integers(0, 256, (60, 50, 3))
+    else:
+        hidden = np.full((60, 50, 3), under_transparent)
+    rgba[alpha == 0, :3] = hidden[alpha == 0]
     rgba[..., 3] = alpha
     return rgba
 

@@ -44,7 +44,7 @@ def decode_image(data: bytes, max_pixels: int) -> Gray:
     if not data:
         raise ImageDecodeError(f"the image is empty (0 bytes); send a {READABLE} file")
     if (pixels := decode_plain_png(data, max_pixels)) is not None:
-        if pixels.ndim == 3 and (strokes := _white_strokes(pixels)) is not None:
+        if (strokes := _white_strokes(pixels)) is not None:
             return strokes
         return _to_gray(Image.fromarray(pixels))
     try:
@@ -109,17 +109,17 @@ def _to_gray(image: Image.Image) -> Gray:
     return 255 - np.asarray(ImageChops.multiply(ImageChops.invert(gray), alpha))
 
 
-def _white_strokes(rgba: npt.NDArray[np.uint8]) -> Gray | None:
-    """The alpha channel of (height, width, 3 or 4) pixels when every visible pixel is white (a
-    drawing canvas's strokes), else None.
+def _white_strokes(pixels: npt.NDArray[np.uint8]) -> Gray | None:
+    """The alpha channel of decoded RGBA pixels (height, width, 4) when every visible pixel is
+    white (a drawing canvas's strokes); None for any other pixels.
 
     _to_gray gives exactly this for such a canvas, whichever colour its transparent pixels hold,
     but through five passes of Pillow that hold the GIL; here it is a few passes of numpy over the
     pixels as 32-bit words.
     """
-    if rgba.shape[-1] != 4:
+    if pixels.ndim != 3 or pixels.shape[-1] != 4:
         return None
-    words = rgba.view("<u4")[..., 0]  # R, G, B, A bytes: A is the high byte
+    words = pixels.view("<u4")[..., 0]  # R, G, B, A bytes: A is the high byte
     alpha = words >> 24
     if not ((words | 0xFF000000 == 0xFFFFFFFF) | (alpha == 0)).all():
         return None
