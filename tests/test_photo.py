@@ -54,6 +54,38 @@ def test_shaded_ruled_paper_is_cleaned_to_the_digit_alone() -> None:
     assert np.abs(normalise_digit(photo) - clean).mean() < 0.08
 
 
+def test_a_sheet_on_a_desk_is_cleaned_to_the_digit_alone() -> None:
+    """The desk around a photographed sheet, and the sheet's edge, are no ink; a shadow on the
+    paper as dark as the desk, with the digit inside it, stays."""
+    sheet = _seven().astype(np.float32)
+    sheet[200:, :] *= 0.55  # a shadow across the sheet's foot, over the 7's stem
+    photo = np.full((420, 460), 70.0, np.float32)  # a dark desk
+    photo[60:360, 80:380] = sheet
+    rng = np.random.default_rng(1)
+    photo = np.clip(photo + rng.normal(0, 6, photo.shape), 0, 255).astype(np.uint8)
+    assert looks_like_photo(*_sample(photo))
+
+    ink = clean_photo(photo, dark_ink=False)  # the desk is most of the picture's border
+    rows = np.flatnonzero((ink > 64).any(axis=1))
+    cols = np.flatnonzero((ink > 64).any(axis=0))
+    # Only the 7 (rows 90-230, columns 90-211 of the sheet, which lies at 60, 80): no frame.
+    assert rows[0] >= 60 + 85 and rows[-1] <= 60 + 235
+    assert cols[0] >= 80 + 85 and cols[-1] <= 80 + 215
+    clean = normalise_digit(_seven())
+    assert np.abs(normalise_digit(photo) - clean).mean() < 0.08
+
+
+def test_light_ink_on_a_dark_board_is_no_sheet_on_a_desk() -> None:
+    """A board around light strokes is dark and meets them at sharp edges too, but it is what
+    the digit is written on."""
+    rng = np.random.default_rng(2)
+    board = (255 - _seven()).astype(np.float32) * 0.8 + 20  # chalk on a dark board
+    board *= np.linspace(0.7, 1.0, board.shape[1])[None, :]
+    photo = np.clip(board + rng.normal(0, 6, board.shape), 0, 255).astype(np.uint8)
+    assert looks_like_photo(*_sample(photo))
+    assert np.abs(normalise_digit(photo) - normalise_digit(_seven())).mean() < 0.05
+
+
 def test_exif_orientation_is_honoured() -> None:
     upright = Image.fromarray(_seven()[:, :200])  # 300 tall, 200 wide
     stored = upright.transpose(Image.Transpose.ROTATE_90)  # as a phone stores it

@@ -5,6 +5,8 @@ comes here: `looks_like_photo` sends only pictures whose background is noisy or 
 canvas path stays exactly as it was.
 
 The steps, on a copy at most WORK_SIDE pixels a side (a 12-megapixel photo is mostly paper):
+0. a sheet photographed lying on something darker (a desk, a table) is found, and what shows
+   around it is not ink: its sharp edge would otherwise read as a frame drawn round the digit;
 1. the paper's light, estimated at low resolution where the ink is too thin to count (a grey
    closing), is divided out: shadows and gradients go;
 2. ink = how much darker than its paper each pixel is, stretched to 0-255 (colour ink on tinted
@@ -36,6 +38,11 @@ HEAVY_SHARE = 0.25  # pieces this heavy stay wherever they are
 NEAR_SHARE = 0.25  # lighter pieces stay this close to the largest (a share of its size)
 INK_LEVEL = 64  # after stretching: clearly ink, a quarter of the strongest
 NOISE_LEVEL = 24  # fainter than this is paper texture or noise
+COARSE_SIDE = 96  # the paper's light and the sheet's outline are judged at this size
+SHEET_EDGE_STEP = 0.25  # × the paper's light, across 3 coarse pixels: a sheet's edge on a desk
+SURROUND_DARKER = 0.75  # a region at the border this much darker than the paper is the desk
+DESK_SPREAD = 0.1  # × the paper's light: how far from its level the desk's own pixels lie
+MIN_SHEET = 0.25  # the sheet fills at least this share of the picture
 
 
 def looks_like_photo(sample: np.ndarray, background: float) -> bool:
@@ -64,17 +71,81 @@ def _work_copy(gray: np.ndarray) -> np.ndarray:
     return np.asarray(Image.fromarray(gray).reduce(factor))
 
 
+def _coarse(picture: np.ndarray) -> np.ndarray:
+    """The picture at about COARSE_SIDE pixels a side (float32), where pen strokes are thin."""
+    height, width = picture.shape
+    scale = COARSE_SIDE / max(height, width)
+    size = (max(8, round(width * scale)), max(8, round(height * scale)))
+    return np.asarray(Image.fromarray(picture).resize(size, Image.Resampling.BOX), np.float32)
+
+
+def _otsu(values: np.ndarray) -> float:
+    """The grey level that best splits `values` (0-255) into a dark and a light class."""
+    counts = np.bincount(np.clip(values, 0, 255).astype(np.int64).ravel(), minlength=256)
+    levels = np.arange(256, dtype=np.float64)
+    below = np.cumsum(counts)
+    mass = np.cumsum(counts * levels)
+    above = below[-1] - below
+    with np.errstate(divide="ignore", invalid="ignore"):
+        spread = (mass[-1] * below - mass * below[-1]) ** 2 / (below * above)
+    return float(np.nanargmax(np.where((below > 0) & (above > 0), spread, np.nan)))
+
+
+def _surround(picture: np.ndarray) -> np.ndarray | None:
+    """Where a light sheet's darker surroundings (a desk) show in a photo, at the picture's size;
+    None when the paper fills the picture.
+
+    The surround is the dark class of the coarse picture (Otsu's split; then, when shading on
+    the paper joined that class, the split of the dark class itself), where it touches the
+    picture's border, clearly darker than the paper and meeting it at a sharp step: a shadow or
+    a light gradient touches the border too, but fades in."""
+    coarse = ndimage.median_filter(_coarse(picture), size=3, mode="nearest")
+    level = _otsu(coarse)
+    for _ in range(2):
+        dark = coarse <= level
+        if (~dark).mean() < MIN_SHEET or not dark.any():
+            return None  # no sheet (light strokes on a dark board are not one), or all sheet
+        surround = _touching_border(dark)
+        paper = float(np.median(coarse[~dark]))
+        if surround.any():
+            # Only what is as dark as the desk where it meets the border: a shadow on the paper
+            # that the dark class joined to it (and any digit inside that shadow) stays.
+            ring = np.zeros_like(dark)
+            ring[[0, -1], :] = ring[:, [0, -1]] = True
+            desk = float(np.median(coarse[surround & ring]))
+            surround = _touching_border(dark & (np.abs(coarse - desk) <= DESK_SPREAD * paper))
+        if surround.any() and float(np.median(coarse[surround])) <= SURROUND_DARKER * paper:
+            # The step at the sheet's edge: from each surround pixel next to the paper, how
+            # much lighter the lightest pixel two coarse pixels away is. A surround that meets
+            # no paper is a shadow's rim, not a desk: the dark class is split further.
+            edge = surround & ndimage.binary_dilation(~dark, np.ones((3, 3)))
+            lightest = ndimage.grey_dilation(coarse, size=(5, 5), mode="nearest")
+            step = lightest[edge] - coarse[edge]
+            if step.size and float(np.median(step)) >= SHEET_EDGE_STEP * paper:
+                # Two coarse pixels more: the sheet's edge is soft, and the paper's light,
+                # judged at the coarse size, spills that far onto the desk.
+                grown = ndimage.binary_dilation(surround, np.ones((5, 5)))
+                full = Image.fromarray(grown).resize(picture.shape[::-1], Image.Resampling.NEAREST)
+                return np.asarray(full)
+        level = _otsu(coarse[dark])
+    return None
+
+
+def _touching_border(mask: np.ndarray) -> np.ndarray:
+    """The parts of a mask connected to the picture's border."""
+    labels, _ = ndimage.label(mask)
+    border = np.concatenate((labels[0], labels[-1], labels[:, 0], labels[:, -1]))
+    return np.isin(labels, border[border > 0])
+
+
 def _paper_light(dark_ink: np.ndarray) -> np.ndarray:
     """The paper's brightness at every pixel, for dark ink on light paper (float32)."""
     height, width = dark_ink.shape
-    coarse_side = 96
-    scale = coarse_side / max(height, width)
-    size = (max(8, round(width * scale)), max(8, round(height * scale)))
-    coarse = np.asarray(Image.fromarray(dark_ink).resize(size, Image.Resampling.BOX), np.float32)
+    coarse = _coarse(dark_ink)
     # Ink is darker than paper: a grey closing (the brightest value around each point, then the
     # darkest of those) removes every dark feature narrower than the window (pen strokes, lines)
     # and keeps the edges of broad light changes (a shadow) where they are.
-    window = max(3, round(coarse_side * PAPER_WINDOW))
+    window = max(3, round(COARSE_SIDE * PAPER_WINDOW))
     paper = ndimage.grey_closing(coarse, size=(window, window), mode="nearest")
     paper = ndimage.uniform_filter(paper, size=3, mode="nearest")
     full = Image.fromarray(paper).resize((width, height), Image.Resampling.BILINEAR)
@@ -149,13 +220,20 @@ def _drop_specks(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:
 def clean_photo(gray: np.ndarray, dark_ink: bool) -> np.ndarray:
     """A photo of a digit on paper → its ink as uint8, white on black, background 0."""
     work = _work_copy(gray)
-    if not dark_ink:  # light ink on a dark board: the same steps on the inverted picture
+    # A light sheet on a desk holds dark ink, whichever of them fills more of the picture.
+    surround = _surround(work)
+    if surround is None and not dark_ink:  # light ink on a dark board: the same steps inverted
         work = 255 - work
     paper = _paper_light(work)
     # How much darker than its own paper each pixel is, as a share of the paper's light.
     darkness = np.clip(1.0 - work.astype(np.float32) / paper, 0.0, 1.0)
-    noise = float(np.percentile(darkness, 50))
-    strongest = float(np.percentile(darkness, 99.9))
+    if surround is not None:
+        darkness[surround] = 0.0  # the desk's own marks and the sheet's edge are no ink
+    sheet = darkness if surround is None else darkness[~surround]
+    if sheet.size == 0:
+        return np.zeros_like(work)
+    noise = float(np.percentile(sheet, 50))
+    strongest = float(np.percentile(sheet, 99.9))
     if strongest - noise <= 0:
         return np.zeros_like(work)
     ink = np.clip((darkness - noise) / (strongest - noise), 0, 1)
