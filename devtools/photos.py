@@ -4,7 +4,8 @@ Each picture: paper of a random tint with a fine texture, often ruled (blue line
 margin) or squared; the digit in blue, black or red ink, written across the lines; uneven light (a
 gradient and a soft shadow); a little blur and sensor noise; saved as JPEG at a random quality. A
 share is stored rotated with an EXIF orientation tag, as phones do, so the upright picture is only
-what a reader that honours the tag sees. Nothing here is used for fitting anything.
+what a reader that honours the tag sees. `on_desk=True` photographs the sheet lying askew on a
+desk that shows around it. Nothing here is used for fitting anything.
 """
 
 from __future__ import annotations
@@ -24,6 +25,12 @@ PAPERS = {  # RGB
 }
 INKS = {"blue": (25, 45, 160), "black": (30, 30, 35), "red": (175, 30, 35), "pencil": (95, 95, 100)}
 RULES = ("none", "ruled", "ruled + margin", "squared")
+DESKS = {  # RGB
+    "dark wood": (90, 60, 40),
+    "black": (40, 40, 45),
+    "oak": (150, 120, 90),
+    "grey": (120, 122, 125),
+}
 # EXIF orientation → the transpose that makes the stored picture from the upright one.
 STORED = {
     3: Image.Transpose.ROTATE_180,
@@ -40,6 +47,7 @@ class Photo:
     ink: str
     rules: str
     orientation: int
+    desk: str = "none"  # what shows around the sheet
 
 
 def _smooth(rng: np.random.Generator, height: int, width: int, cells: int) -> np.ndarray:
@@ -118,12 +126,36 @@ def photograph(
     return image, {"paper": paper_name, "ink": ink_name, "rules": rules}
 
 
-def photos(images: np.ndarray, labels: np.ndarray, count: int, seed: int = 0) -> list[Photo]:
+def on_a_desk(sheet: Image.Image, rng: np.random.Generator) -> tuple[Image.Image, str]:
+    """The photo of a sheet as a sheet lying askew on a desk: the desk shows around it, on one to
+    four sides (the sheet fills 60-97 % of each side of the picture)."""
+    share = rng.uniform(0.6, 0.97, 2)
+    width, height = int(sheet.width / share[0]), int(sheet.height / share[1])
+    desk_name = str(rng.choice(list(DESKS)))
+    desk = np.ones((height, width, 3), np.float32) * np.array(DESKS[desk_name], np.float32)
+    desk += rng.normal(0, 8, (height, width, 1))  # grain
+    picture = Image.fromarray(np.clip(desk, 0, 255).astype(np.uint8))
+    angle = rng.uniform(-8, 8)
+    turned = sheet.rotate(angle, expand=True, resample=Image.Resampling.BILINEAR)
+    outline = Image.new("L", sheet.size, 255).rotate(
+        angle, expand=True, resample=Image.Resampling.BILINEAR
+    )
+    x = int(rng.integers(min(0, width - turned.width), max(1, width - turned.width + 1)))
+    y = int(rng.integers(min(0, height - turned.height), max(1, height - turned.height + 1)))
+    picture.paste(turned, (x, y), outline)
+    return picture.filter(ImageFilter.GaussianBlur(0.6)), desk_name
+
+
+def photos(
+    images: np.ndarray, labels: np.ndarray, count: int, seed: int = 0, on_desk: bool = False
+) -> list[Photo]:
     rng = np.random.default_rng(seed)
     picks = rng.choice(len(images), size=count, replace=False)
     result = []
     for index in picks:
         upright, kinds = photograph(images[index], rng)
+        if on_desk:
+            upright, kinds["desk"] = on_a_desk(upright, rng)
         orientation = int(rng.choice([1, 1, 3, 6, 8]))
         stored = upright.transpose(STORED[orientation]) if orientation != 1 else upright
         exif = Image.Exif()
