@@ -75,6 +75,19 @@ def test_a_sheet_on_a_desk_is_cleaned_to_the_digit_alone() -> None:
     assert np.abs(normalise_digit(photo) - clean).mean() < 0.08
 
 
+def test_a_stroke_that_runs_off_the_photo_stays_ink() -> None:
+    """Dark, touching the border and meeting the paper at a sharp step, as a desk does: but it
+    runs along the border only across its width."""
+    rng = np.random.default_rng(3)
+    paper = _seven()[:200].astype(np.float32)  # the 7's stem runs off the bottom edge
+    paper *= np.linspace(0.7, 1.0, paper.shape[1])[None, :]
+    photo = np.clip(paper + rng.normal(0, 6, paper.shape), 0, 255).astype(np.uint8)
+    assert looks_like_photo(*_sample(photo))
+    ink = clean_photo(photo, dark_ink=True)
+    assert (ink[190:] > 64).any()  # the stem's foot
+    assert (ink[95, 100:200] > 64).all()  # and the bar
+
+
 def test_light_ink_on_a_dark_board_is_no_sheet_on_a_desk() -> None:
     """A board around light strokes is dark and meets them at sharp edges too, but it is what
     the digit is written on."""

@@ -43,6 +43,7 @@ SHEET_EDGE_STEP = 0.25  # × the paper's light, across 3 coarse pixels: a sheet'
 SURROUND_DARKER = 0.75  # a region at the border this much darker than the paper is the desk
 DESK_SPREAD = 0.1  # × the paper's light: how far from its level the desk's own pixels lie
 MIN_SHEET = 0.25  # the sheet fills at least this share of the picture
+DESK_CONTACT = 0.6  # × the shorter side: how much of the picture's border a desk runs along
 
 
 def looks_like_photo(sample: np.ndarray, background: float) -> bool:
@@ -100,6 +101,8 @@ def _surround(picture: np.ndarray) -> np.ndarray | None:
     picture's border, clearly darker than the paper and meeting it at a sharp step: a shadow or
     a light gradient touches the border too, but fades in."""
     coarse = ndimage.median_filter(_coarse(picture), size=3, mode="nearest")
+    ring = np.zeros(coarse.shape, bool)  # the picture's border
+    ring[[0, -1], :] = ring[:, [0, -1]] = True
     level = _otsu(coarse)
     for _ in range(2):
         dark = coarse <= level
@@ -110,8 +113,6 @@ def _surround(picture: np.ndarray) -> np.ndarray | None:
         if surround.any():
             # Only what is as dark as the desk where it meets the border: a shadow on the paper
             # that the dark class joined to it (and any digit inside that shadow) stays.
-            ring = np.zeros_like(dark)
-            ring[[0, -1], :] = ring[:, [0, -1]] = True
             desk = float(np.median(coarse[surround & ring]))
             surround = _touching_border(dark & (np.abs(coarse - desk) <= DESK_SPREAD * paper))
         if surround.any() and float(np.median(coarse[surround])) <= SURROUND_DARKER * paper:
@@ -122,9 +123,16 @@ def _surround(picture: np.ndarray) -> np.ndarray | None:
             lightest = ndimage.grey_dilation(coarse, size=(5, 5), mode="nearest")
             step = lightest[edge] - coarse[edge]
             if step.size and float(np.median(step)) >= SHEET_EDGE_STEP * paper:
+                # A desk runs along the picture's border; a stroke that runs off the picture
+                # meets it only across its width, and stays ink.
+                labels, count = ndimage.label(surround)
+                contact = ndimage.sum_labels(ring, labels, np.arange(1, count + 1))
+                along = np.flatnonzero(contact >= DESK_CONTACT * min(coarse.shape)) + 1
+                if along.size == 0:
+                    return None
                 # Two coarse pixels more: the sheet's edge is soft, and the paper's light,
                 # judged at the coarse size, spills that far onto the desk.
-                grown = ndimage.binary_dilation(surround, np.ones((5, 5)))
+                grown = ndimage.binary_dilation(np.isin(labels, along), np.ones((5, 5)))
                 full = Image.fromarray(grown).resize(picture.shape[::-1], Image.Resampling.NEAREST)
                 return np.asarray(full)
         level = _otsu(coarse[dark])
