@@ -55,8 +55,8 @@ def test_shaded_ruled_paper_is_cleaned_to_the_digit_alone() -> None:
 
 
 def test_a_sheet_on_a_desk_is_cleaned_to_the_digit_alone() -> None:
-    """The desk around a photographed sheet, and the sheet's edge, are no ink; a shadow on the
-    paper as dark as the desk, with the digit inside it, stays."""
+    """The desk around a photographed sheet, and the sheet's edge, are no ink; a shadow across
+    the paper, with the 7's foot in it, is not desk."""
     sheet = _seven().astype(np.float32)
     sheet[200:, :] *= 0.55  # a shadow across the sheet's foot, over the 7's stem
     photo = np.full((420, 460), 70.0, np.float32)  # a dark desk

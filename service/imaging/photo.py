@@ -96,10 +96,11 @@ def _surround(picture: np.ndarray) -> np.ndarray | None:
     """Where a light sheet's darker surroundings (a desk) show in a photo, at the picture's size;
     None when the paper fills the picture.
 
-    The surround is the dark class of the coarse picture (Otsu's split; then, when shading on
-    the paper joined that class, the split of the dark class itself), where it touches the
-    picture's border, clearly darker than the paper and meeting it at a sharp step: a shadow or
-    a light gradient touches the border too, but fades in."""
+    The surround is the part of the coarse picture's dark class (Otsu's split; then, when shading
+    on the paper joined that class, the split of the dark class itself) that touches the
+    picture's border at the desk's own level, is clearly darker than the paper, meets it at a
+    sharp step (a shadow or a light gradient touches the border too, but fades in) and runs
+    along the border (a stroke that runs off the picture only crosses it)."""
     coarse = ndimage.median_filter(_coarse(picture), size=3, mode="nearest")
     ring = np.zeros(coarse.shape, bool)  # the picture's border
     ring[[0, -1], :] = ring[:, [0, -1]] = True
