@@ -128,12 +128,13 @@ def photograph(
 
 def on_a_desk(sheet: Image.Image, rng: np.random.Generator) -> tuple[Image.Image, str]:
     """The photo of a sheet as a sheet lying askew on a desk: the desk shows around it, on one to
-    four sides (the sheet fills 60-97 % of each side of the picture)."""
+    four sides (the sheet fills 60-97 % of each side of the picture), with or without grain."""
     share = rng.uniform(0.6, 0.97, 2)
     width, height = int(sheet.width / share[0]), int(sheet.height / share[1])
     desk_name = str(rng.choice(list(DESKS)))
     desk = np.ones((height, width, 3), np.float32) * np.array(DESKS[desk_name], np.float32)
-    desk += rng.normal(0, 8, (height, width, 1))  # grain
+    # Grain, or none: a dark surface a JPEG encoder made flat.
+    desk += rng.normal(0, rng.choice([0.0, 3.0, 8.0]), (height, width, 1))
     picture = Image.fromarray(np.clip(desk, 0, 255).astype(np.uint8))
     angle = rng.uniform(-8, 8)
     turned = sheet.rotate(angle, expand=True, resample=Image.Resampling.BILINEAR)

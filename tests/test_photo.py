@@ -75,6 +75,16 @@ def test_a_sheet_on_a_desk_is_cleaned_to_the_digit_alone() -> None:
     assert np.abs(normalise_digit(photo) - clean).mean() < 0.08
 
 
+def test_a_sheet_on_a_flat_desk_is_a_photo() -> None:
+    """A desk with no grain (a dark surface the JPEG made flat) is a clean background; the
+    sheet in front of it, filling its box and spread by its shading, is what makes it a photo."""
+    sheet = _seven().astype(np.float32) * np.linspace(0.75, 1.0, 300)[None, :]
+    photo = np.full((420, 460), 40, np.uint8)
+    photo[60:360, 80:380] = np.clip(sheet, 0, 255).astype(np.uint8)
+    assert looks_like_photo(*_sample(photo))
+    assert np.abs(normalise_digit(photo) - normalise_digit(_seven())).mean() < 0.08
+
+
 def test_a_stroke_that_runs_off_the_photo_stays_ink() -> None:
     """Dark, touching the border and meeting the paper at a sharp step, as a desk does: but it
     runs along the border only across its width."""

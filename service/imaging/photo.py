@@ -43,6 +43,7 @@ SHEET_EDGE_STEP = 0.25  # × the paper's light, across 3 coarse pixels: a sheet'
 SURROUND_DARKER = 0.75  # a region at the border this much darker than the paper is the desk
 DESK_SPREAD = 0.1  # × the paper's light: how far from its level the desk's own pixels lie
 MIN_SHEET = 0.25  # the sheet fills at least this share of the picture
+SHEET_FILL = 0.75  # ... and at least this share of its own box (a turned rectangle with a digit)
 DESK_CONTACT = 0.6  # × the shorter side: how much of the picture's border a desk runs along
 
 
@@ -51,17 +52,34 @@ def looks_like_photo(sample: np.ndarray, background: float) -> bool:
 
     Only the pixels on the paper's side of the midway grey are judged, so the amount of ink does
     not matter: in a drawing or a scan nearly all of them sit at the background value; on a photo
-    of paper (noise, texture, shading) they spread."""
+    of paper (noise, texture, shading) they spread. A sheet lying on a plain desk has the desk for
+    its background; then the far side is the sheet, which a stroke never is: it fills much of the
+    picture and most of its own box, and spreads."""
     if min(sample.shape) < MIN_PHOTO_SIDE:
         return False
     values = sample.astype(np.int16)
     far = int(values.min()) if background > 127 else int(values.max())
     midway = (background + far) / 2
-    paper = values[values > midway] if background > 127 else values[values < midway]
-    if paper.size == 0:
+    paper_side = values > midway if background > 127 else values < midway
+    if paper_side.any() and _spread(values[paper_side], round(background)):
+        return True
+    far_side = ~paper_side
+    return _sheet_like(far_side) and _spread(values[far_side], float(np.median(values[far_side])))
+
+
+def _spread(values: np.ndarray, level: float) -> bool:
+    """Whether fewer than CLEAN_SHARE of the values sit within NEAR_BACKGROUND of `level`."""
+    return float((np.abs(values - level) <= NEAR_BACKGROUND).mean()) < CLEAN_SHARE
+
+
+def _sheet_like(mask: np.ndarray) -> bool:
+    """Whether a mask fills much of the picture and most of its own box, as a sheet does."""
+    if mask.mean() < MIN_SHEET:
         return False
-    near = np.abs(paper - round(background)) <= NEAR_BACKGROUND
-    return float(near.mean()) < CLEAN_SHARE
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    box = (rows[-1] - rows[0] + 1) * (cols[-1] - cols[0] + 1)
+    return bool(mask.sum() >= SHEET_FILL * box)
 
 
 def _work_copy(gray: np.ndarray) -> np.ndarray:
