@@ -146,8 +146,10 @@ def scroll_to_answer(view: str, serial: int) -> None:
           const stop = () => {{
             clearInterval(timer);
             for (const name of events) window.removeEventListener(name, stop, true);
+            delete answer.dataset.scrollHold;
           }};
           for (const name of events) window.addEventListener(name, stop, true);
+          answer.dataset.scrollHold = "on";  // while it lasts (a test waits for the hand-back)
           const started = Date.now();
           const timer = setInterval(() => {{
             if (!answer.isConnected || Date.now() - started > 3000) return stop();

@@ -609,9 +609,11 @@ def read_stroke_by_stroke(
         if tap:
             # On a phone the reading below the canvas is scrolled into view and held there for a
             # moment: a key press hands the scrolling back, then the canvas comes back into view
-            # (a stroke drawn where the canvas was before the scroll would miss it).
+            # (a stroke drawn where the canvas was before the scroll would miss it, and so would
+            # one drawn while the hold could still scroll the page).
             expect(answer.locator(".reading-card")).to_be_in_viewport()
             page.keyboard.press("Shift")
+            expect(answer).not_to_have_attribute("data-scroll-hold", "on")
             canvas_of(page).scroll_into_view_if_needed()
             expect(canvas_of(page)).to_be_in_viewport(ratio=1)
         draw_strokes(page, [stroke])
