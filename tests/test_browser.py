@@ -227,9 +227,23 @@ def draw(page: sync_api.Page, strokes: list[list[tuple[float, float]]]) -> None:
         page.mouse.up()
 
 
+def steady_canvas_box(page: sync_api.Page) -> dict[str, float]:
+    """The canvas's box once the page has stopped moving it (a rerun that is still laying out
+    the answer below, or a scroll in progress, would move a finger's stroke off the canvas)."""
+    box = canvas_box(page)
+    for _ in range(50):
+        page.wait_for_timeout(100)
+        now = canvas_box(page)
+        if now == box:
+            return box
+        box = now
+    raise AssertionError("the canvas kept moving for 5 s")
+
+
 def draw_by_touch(page: sync_api.Page, strokes: list[list[tuple[float, float]]]) -> None:
     """A finger on a touch screen: the browser's own touch input (CDP), not synthetic events."""
-    box = canvas_box(page)
+    settled(page)
+    box = steady_canvas_box(page)
     cdp = page.context.new_cdp_session(page)
 
     def touch(kind: str, point: tuple[float, float] | None) -> None:
