@@ -127,35 +127,56 @@ def _surround(picture: np.ndarray) -> np.ndarray | None:
         dark = coarse <= level
         if (~dark).mean() < MIN_SHEET or not dark.any():
             return None  # no sheet (light strokes on a dark board are not one), or all sheet
-        surround = _touching_border(dark)
         paper = float(np.median(coarse[~dark]))
-        if surround.any():
-            # Only what is as dark as the desk where it meets the border: a shadow on the paper
-            # that the dark class joined to it (and any digit inside that shadow) stays.
-            desk = float(np.median(coarse[surround & ring]))
-            surround = _touching_border(dark & (np.abs(coarse - desk) <= DESK_SPREAD * paper))
-        if surround.any() and float(np.median(coarse[surround])) <= SURROUND_DARKER * paper:
-            # The step at the sheet's edge: from each surround pixel next to the paper, how
-            # much lighter the lightest pixel two coarse pixels away is. A surround that meets
-            # no paper is a shadow's rim, not a desk: the dark class is split further.
-            edge = surround & ndimage.binary_dilation(~dark, np.ones((3, 3)))
-            lightest = ndimage.grey_dilation(coarse, size=(5, 5), mode="nearest")
-            step = lightest[edge] - coarse[edge]
-            if step.size and float(np.median(step)) >= SHEET_EDGE_STEP * paper:
-                # A desk runs along the picture's border; a stroke that runs off the picture
-                # meets it only across its width, and stays ink.
-                labels, count = ndimage.label(surround)
-                contact = ndimage.sum_labels(ring, labels, np.arange(1, count + 1))
-                along = np.flatnonzero(contact >= DESK_CONTACT * min(coarse.shape)) + 1
-                if along.size == 0:
-                    return None
-                # Two coarse pixels more: the sheet's edge is soft, and the paper's light,
-                # judged at the coarse size, spills that far onto the desk.
-                grown = ndimage.binary_dilation(np.isin(labels, along), np.ones((5, 5)))
-                full = Image.fromarray(grown).resize(picture.shape[::-1], Image.Resampling.NEAREST)
-                return np.asarray(full)
+        surround = _at_desk_level(coarse, dark, ring, paper)
+        if (
+            surround.any()
+            and float(np.median(coarse[surround])) <= SURROUND_DARKER * paper
+            and _sharp_edge(coarse, surround, dark, paper)
+        ):
+            desk = _along_border(surround, ring)
+            if not desk.any():
+                return None
+            # Two coarse pixels more: the sheet's edge is soft, and the paper's light, judged at
+            # the coarse size, spills that far onto the desk.
+            grown = ndimage.binary_dilation(desk, np.ones((5, 5)))
+            return np.asarray(
+                Image.fromarray(grown).resize(picture.shape[::-1], Image.Resampling.NEAREST)
+            )
+        # A surround that meets no paper is a shadow's rim, not a desk: split the dark class.
         level = _otsu(coarse[dark])
     return None
+
+
+def _at_desk_level(
+    coarse: np.ndarray, dark: np.ndarray, ring: np.ndarray, paper: float
+) -> np.ndarray:
+    """The dark class where it touches the border, and only what is as dark as the desk is where
+    it meets the border: a shadow on the paper that the dark class joined to it (and any digit
+    inside that shadow) stays."""
+    surround = _touching_border(dark)
+    if not surround.any():
+        return surround
+    desk = float(np.median(coarse[surround & ring]))
+    return _touching_border(dark & (np.abs(coarse - desk) <= DESK_SPREAD * paper))
+
+
+def _sharp_edge(coarse: np.ndarray, surround: np.ndarray, dark: np.ndarray, paper: float) -> bool:
+    """Whether the surround meets the paper at a sharp step: from each of its pixels next to the
+    paper, how much lighter the lightest pixel two coarse pixels away is (median over them)."""
+    edge = surround & ndimage.binary_dilation(~dark, np.ones((3, 3)))
+    lightest = ndimage.grey_dilation(coarse, size=(5, 5), mode="nearest")
+    step = lightest[edge] - coarse[edge]
+    return bool(step.size) and float(np.median(step)) >= SHEET_EDGE_STEP * paper
+
+
+def _along_border(surround: np.ndarray, ring: np.ndarray) -> np.ndarray:
+    """The surround's pieces that run along the picture's border (a desk); a stroke that runs off
+    the picture meets the border only across its width, and stays ink."""
+    labels, count = ndimage.label(surround)
+    contact = ndimage.sum_labels(ring, labels, np.arange(1, count + 1))
+    along = np.flatnonzero(contact >= DESK_CONTACT * min(surround.shape)) + 1
+    return np.isin(labels, along)
 
 
 def _touching_border(mask: np.ndarray) -> np.ndarray:
