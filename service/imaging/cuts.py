@@ -49,7 +49,8 @@ def candidate_cuts(blob: np.ndarray, digit_height: float) -> list[Cut]:
     # the cheapest paths through a few rows are offered, not only through the middle one.
     ink = blob.astype(np.float32)
     down = _cheapest_paths(ink)
-    up = _cheapest_paths(ink[::-1])[::-1]
+    up_from_bottom = _cheapest_paths(ink[::-1])
+    up = up_from_bottom[::-1]
     through = down + up - ink
     limit = max(1, int(CUTS_PER_HEIGHT * width / digit_height))
     seeds = []  # (cost, row, column) of the cheapest paths through a few rows
@@ -67,12 +68,15 @@ def candidate_cuts(blob: np.ndarray, digit_height: float) -> list[Cut]:
     for seed in sorted(seeds):
         if all(abs(seed[2] - other[2]) > margin / 2 or seed[1] == other[1] for other in kept):
             kept.append(seed)
-    seeds = kept[: 3 * limit]
+            if len(kept) == 3 * limit:
+                break
+    seeds = kept
     paths_by_row, costs = [], []
+    down_steps, up_steps = _steps(down), _steps(up_from_bottom)
     for row in sorted({seed[1] for seed in seeds}):
         columns = np.array([seed[2] for seed in seeds if seed[1] == row])
-        above = _trace(down[: row + 1], columns)
-        below = _trace(up[row:][::-1], columns)[::-1]
+        above = _trace(down_steps[: row + 1], columns)
+        below = _trace(up_steps[: height - row], columns)[::-1]
         paths_by_row.append(np.concatenate((above, below[1:])))
         costs += [seed[0] for seed in seeds if seed[1] == row]
     paths = np.concatenate(paths_by_row, axis=1)
@@ -103,33 +107,39 @@ def _cheapest_paths(ink: np.ndarray) -> np.ndarray:
     return cost[:, 1:-1]
 
 
-def _trace(cost: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """The columns, row by row (rows, paths), of the cheapest paths down to `ends` on the last
-    row, walked back up: from each cell, to the cheapest of the three cells above it."""
-    rows = cost.shape[0]
+def _steps(cost: np.ndarray) -> np.ndarray:
+    """For each cell below the top row, the sideways step (-1, 0, 1) to the cheapest of the three
+    cells above it, a sideways step paying SIDESTEP (ties: left, then straight up)."""
     padded = np.pad(cost, ((0, 0), (1, 1)), constant_values=np.inf)
+    above = padded[:-1].astype(np.float64)  # as the DP compared them: no ties broken otherwise
+    options = np.stack((above[:, :-2] + SIDESTEP, above[:, 1:-1], above[:, 2:] + SIDESTEP))
+    steps = np.zeros(cost.shape, dtype=np.int64)
+    steps[1:] = options.argmin(axis=0) - 1
+    return steps
+
+
+def _trace(steps: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The columns, row by row (rows, paths), of the cheapest paths down to `ends` on the last
+    row (`steps` from _steps), walked back up."""
+    rows = steps.shape[0]
     paths = np.empty((rows, len(ends)), dtype=np.int64)
     column = ends.astype(np.int64)
-    offsets = np.array([-1, 0, 1])
-    penalty = np.array([SIDESTEP, 0.0, SIDESTEP])
     for row in range(rows - 1, -1, -1):
         paths[row] = column
-        if row:
-            options = padded[row - 1, column[:, None] + offsets + 1] + penalty
-            column = column + offsets[options.argmin(axis=1)]
+        column = column + steps[row, column]
     return paths
 
 
 def _spread(offered: list[Cut], margin: int, limit: int) -> list[Cut]:
     """The cheapest cuts that stay a margin apart on average, left to right, made not to cross."""
-    chosen: list[Cut] = []
+    kept: list[tuple[float, Cut]] = []  # (mean column, cut)
     for cut in sorted(offered, key=lambda c: c.cost):
-        centre = cut.columns.mean()
-        if all(abs(centre - other.columns.mean()) >= margin for other in chosen):
-            chosen.append(cut)
-            if len(chosen) == limit:
+        centre = float(cut.columns.mean())
+        if all(abs(centre - other) >= margin for other, _ in kept):
+            kept.append((centre, cut))
+            if len(kept) == limit:
                 break
-    chosen.sort(key=lambda c: c.columns.mean())
+    chosen = [cut for _, cut in sorted(kept, key=lambda pair: pair[0])]
     # Paths may cross where they share background; hold each to the right of the one before.
     for before, index in zip(chosen, range(1, len(chosen)), strict=False):
         chosen[index] = Cut(np.maximum(chosen[index].columns, before.columns), chosen[index].cost)
