@@ -3,9 +3,10 @@
 Each number has 2-6 digits taken from MNIST's test set (never its training set) or from Semeion's
 measuring lines (1,001-1,593 of semeion.data; lines 1-1,000 are for fitting), laid out left to right
 on a wide canvas: a random height per number and per digit, a random pen, a slanted and jittered
-baseline, and one of the four client styles of drawn_digits (both polarities). Two layouts: "gaps"
+baseline, and one of the four client styles of drawn_digits (both polarities). Three layouts: "gaps"
 (clear space between neighbours) and "touching" (each digit slid against its neighbour until the
-inks meet, then a little further, so they overlap slightly).
+inks meet, then a little further, so they overlap slightly), and "mixed" (each neighbour touching or
+apart, at even odds: a drawing whose blobs are single digits and runs of touching ones).
 
 Semeion's digits were stretched to fill a 16×16 box; they are squeezed back to a digit's usual
 proportions (a 1 narrow, the others a little narrower than tall) before they are drawn.
@@ -25,7 +26,7 @@ from service.imaging.pieces import Box
 
 SEMEION_MEASURING = range(1000, 1593)  # 0-based lines 1,001-1,593: for measuring only
 SEMEION_FITTING = range(0, 1000)  # lines 1-1,000: what the reader's prices may be fitted on
-LAYOUTS = ("gaps", "touching")
+LAYOUTS = ("gaps", "touching", "mixed")
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,9 @@ def compose(
         bottom = baseline + slope * (x - base) + rng.uniform(-0.08, 0.08) * base
         top = int(np.clip(round(bottom - glyph_height), 0, height - glyph_height))
         left = x
-        if layout == "touching" and boxes:
+        # "mixed": as people write, some neighbours touch and some stand apart.
+        touch = layout == "touching" or (layout == "mixed" and bool(rng.random() < 0.5))
+        if touch and boxes:
             # Slide left until the inks meet, then a little further; but never so far that the
             # boxes overlap by more than a third of the narrower digit (shapes that pass each
             # other then overlap slightly without touching, as neighbours do in a hurry).
@@ -153,7 +156,8 @@ def compose(
                 int(np.ptp(rows) + 1),
             )
         )
-        gap = round(rng.uniform(0.1, 0.5) * base) if layout == "gaps" else 0
+        apart = layout == "gaps" or (layout == "mixed" and not touch)
+        gap = round(rng.uniform(0.1, 0.5) * base) if apart else 0
         x = left + glyph_width + max(2, gap)
     canvas, boxes = _trim(canvas, boxes, rng, base)
     text = "".join(str(int(source.labels[i])) for i in indices)
