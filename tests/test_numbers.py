@@ -7,7 +7,7 @@ test-artifacts/number-accuracy.md (the README's table comes from there).
 
 Issue 15's targets: ≥ 97 % digit-level and ≥ 92 % exact with gaps, ≥ 93 % digit-level touching,
 single digits through /read as well as through /predict, pairs ≥ 95 % several_digits. The touching
-target is NOT met (about 83 % on MNIST digits, see the README); its test holds the level reached so
+target is NOT met (about 87 % on MNIST digits, see the README); its test holds the level reached so
 that it cannot slip. Semeion's figures are bounded by the model, which reads about 92 % of
 Semeion's lone digits: those tests compare /read with /predict on the same digits.
 """
@@ -90,7 +90,7 @@ def test_mnist_numbers_with_gaps(client: TestClient, mnist: DigitSource) -> None
 def test_mnist_numbers_touching(client: TestClient, mnist: DigitSource) -> None:
     numbers = composed_numbers(mnist, 150, "touching", 7)
     digits, _ = measure(client, "MNIST test, touching (150)", numbers)
-    assert digits >= 0.8  # the level reached; issue 15's target of 93 % is not met
+    assert digits >= 0.85  # the level reached; issue 15's target of 93 % is not met
 
 
 def test_mnist_numbers_some_touching_some_apart(client: TestClient, mnist: DigitSource) -> None:
@@ -98,7 +98,7 @@ def test_mnist_numbers_some_touching_some_apart(client: TestClient, mnist: Digit
     hold touching digits must be found among those that are one digit (pieces._split_blob)."""
     numbers = composed_numbers(mnist, 150, "mixed", 7)
     digits, _ = measure(client, "MNIST test, some touching (150)", numbers)
-    assert digits >= 0.9  # the level reached
+    assert digits >= 0.92  # the level reached
 
 
 def test_touching_numbers_read_without_the_detector_too(mnist: DigitSource) -> None:
@@ -107,7 +107,7 @@ def test_touching_numbers_read_without_the_detector_too(mnist: DigitSource) -> N
     with TestClient(create_app(make_settings(verdicts=False))) as unjudged:
         numbers = composed_numbers(mnist, 150, "touching", 7)
         digits, _ = measure(unjudged, "MNIST test, touching (150), VERDICTS=false", numbers)
-    assert digits >= 0.75
+    assert digits >= 0.8
 
 
 def test_semeion_numbers_read_about_as_well_as_its_digits_alone(
@@ -123,7 +123,7 @@ def test_semeion_numbers_read_about_as_well_as_its_digits_alone(
     assert digits >= alone - 0.03
     touching = composed_numbers(semeion, 100, "touching", 7)
     touching_digits, _ = measure(client, "Semeion 1,001-1,593, touching (100)", touching)
-    assert touching_digits >= 0.65  # the level reached
+    assert touching_digits >= 0.68  # the level reached
 
 
 @pytest.mark.parametrize("source_name", ["mnist", "semeion"])

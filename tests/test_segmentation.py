@@ -126,14 +126,22 @@ def test_a_slanted_line_of_digits_of_different_sizes_reads_left_to_right() -> No
 
 
 def test_touching_digits_are_one_blob_with_a_cheap_cut_where_they_meet() -> None:
-    # A 7 whose bar runs into a 0: one component; a cut crossing about one stroke parts them.
-    gray = drawing((0, SEVEN), (0.66, ZERO))
+    # A 7 whose bar runs into a 0: one component; a cut through the bar's end and the 0's side
+    # parts them where they meet (about two thirds of the way across).
+    gray = drawing((0, SEVEN), (0.6, ZERO))
     marks = find_marks(find_ink(gray).mask)
     assert marks.blobs == 1
     cells = marks.components.labels > 0
     cuts = candidate_cuts(cells, float(cells.shape[0]))
     width = cells.shape[1]
-    assert any(c.cost <= 1.0 and 0.4 < c.columns.mean() / width < 0.55 for c in cuts), cuts
+    assert any(c.cost <= 2.0 and 0.6 < c.columns.mean() / width < 0.75 for c in cuts), cuts
+
+
+def test_digits_that_almost_touch_stay_apart() -> None:
+    # The 0 a few pixels right of the 7's bar: a grid as coarse as 48 cells over the ink closed
+    # that gap and made one blob of them.
+    marks = find_marks(find_ink(drawing((0, SEVEN), (0.66, ZERO))).mask)
+    assert marks.blobs == 2
 
 
 def test_each_piece_is_normalised_as_predict_normalises_it_alone() -> None:

@@ -2,8 +2,9 @@
 
 Pure numpy (no scipy: its import alone costs ~20 MB of memory per worker and half a second of
 start-up, for one function). The ink mask is first max-pooled onto a grid of cells so the tallest
-mark is about `GRID_HEIGHT` cells tall: everything after this works on a few thousand cells, whatever
-the image size, and a gap narrower than a cell closes (such neighbours count as touching).
+mark is at most `GRID_HEIGHT` cells tall: everything after this works on at most some tens of
+thousands of cells, whatever the image size, and a gap narrower than a cell closes (such neighbours
+count as touching).
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ from PIL import Image
 from service.imaging.normalise import Extent, ink_extent
 
 Ints = npt.NDArray[np.int64]
-GRID_HEIGHT = 48  # cells over the height of the ink
+# Cells over the height of the ink. Fine enough that two digits which almost touch stay apart and
+# a cut finds the background between touching ones: at 48 cells the pooling closed those gaps, and
+# numbers of touching digits composed from MNIST's training digits read 82.8 % per digit against
+# 90.2 % at 128 (no gain beyond; a finer grid only costs time).
+GRID_HEIGHT = 128
 
 
 @dataclass(frozen=True)

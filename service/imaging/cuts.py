@@ -64,9 +64,11 @@ def candidate_cuts(blob: np.ndarray, digit_height: float) -> list[Cut]:
         return []
     # Tracing is the costly part: only the cheapest seeds that are not next to a cheaper one
     # (paths through neighbouring cells, or through one path's cells on other rows, are alike).
+    # On one row too: a flat stretch of cost (a straight stroke crossed anywhere along it) is a
+    # minimum at every cell, and its seeds alone would fill the quota.
     kept: list[tuple[float, int, int]] = []
     for seed in sorted(seeds):
-        if all(abs(seed[2] - other[2]) > margin / 2 or seed[1] == other[1] for other in kept):
+        if all(abs(seed[2] - other[2]) > margin / 2 for other in kept):
             kept.append(seed)
             if len(kept) == 3 * limit:
                 break

@@ -12,7 +12,8 @@ splits. The reading only chooses pieces: what each chosen piece is (digit, unsur
 is decided as for /predict, by service/inference/verdict.py.
 
 The weights are a logistic regression fitted on numbers composed from MNIST's training digits and
-Semeion's lines 1-1,000 (`python -m devtools.fit_reader`); the measured sets use other digits. A
+Semeion's lines 1-1,000 (`python -m devtools.fit_reader`; on the pieces of a 48-cell grid, and a
+refit on today's 128-cell grid read no better); the measured sets use other digits. A
 second set, fitted without the detector's feature, serves when no detector runs (VERDICTS=false).
 Pure numpy: no torch, no HTTP.
 """
