@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from service.imaging.components import Grid
 from service.imaging.cuts import candidate_cuts, piece_of_each_cell
 from service.imaging.decode import Gray
 from service.imaging.errors import TooManyPiecesError
@@ -88,9 +89,10 @@ def number_pieces(gray: Gray, max_pieces: int, max_candidates: int) -> NumberPie
             f"score, over the limit of {max_candidates}); leave gaps between the digits or send "
             "fewer of them"
         )
+    owners = _Owners.of(primitive, mask, marks.grid, len(cut_cost) - 1)
     candidates, digits = [], []
     for first, last, aspect, height in runs:
-        digit, box = _piece(ink, mask, primitive, marks, first, last)
+        digit, box = _piece(ink, mask, owners, first, last)
         tallness = box.height / (height * marks.grid.scale)
         candidates.append(Candidate(first, last, box, aspect, tallness))
         digits.append(digit)
@@ -167,25 +169,55 @@ def _runs(
     return runs
 
 
+@dataclass(frozen=True)
+class _Owners:
+    """Which primitive each ink pixel belongs to, over the grid's window of the image (−1: none),
+    and each primitive's box in cells: made once per drawing, so that each candidate's ink is one
+    comparison on the pixels of its own box."""
+
+    pixels: np.ndarray  # int32, the grid's cells scaled back to pixels and cut to the image
+    top: np.ndarray  # per primitive, its first row of cells
+    bottom: np.ndarray  # … its last row + 1
+    left: np.ndarray
+    right: np.ndarray
+    scale: int
+    origin: tuple[int, int]  # the image pixel of pixels[0, 0]
+
+    @classmethod
+    def of(cls, primitive: np.ndarray, mask: np.ndarray, grid: Grid, count: int) -> _Owners:
+        scale, top, left = grid.scale, grid.top, grid.left
+        pixels = np.repeat(np.repeat(primitive, scale, axis=0), scale, axis=1)
+        pixels = pixels[: mask.shape[0] - top, : mask.shape[1] - left]
+        height, width = pixels.shape
+        pixels = np.where(mask[top : top + height, left : left + width], pixels, -1)
+        rows, cols = np.nonzero(primitive >= 0)
+        owner = primitive[rows, cols]
+        first_row, last_row = np.full(count, rows.max()), np.zeros(count, dtype=rows.dtype)
+        first_col, last_col = np.full(count, cols.max()), np.zeros(count, dtype=cols.dtype)
+        np.minimum.at(first_row, owner, rows)
+        np.maximum.at(last_row, owner, rows)
+        np.minimum.at(first_col, owner, cols)
+        np.maximum.at(last_col, owner, cols)
+        return cls(pixels, first_row, last_row + 1, first_col, last_col + 1, scale, (top, left))
+
+
 def _piece(
-    ink: Ink, mask: np.ndarray, primitive: np.ndarray, marks: Marks, first: int, last: int
+    ink: Ink, mask: np.ndarray, owners: _Owners, first: int, last: int
 ) -> tuple[np.ndarray, Box]:
     """The 28×28 input and the pixel box of primitives [first, last)."""
-    grid = marks.grid
-    cells = (primitive >= first) & (primitive < last)
-    rows = np.flatnonzero(cells.any(axis=1))
-    cols = np.flatnonzero(cells.any(axis=0))
-    cells = cells[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    scale = grid.scale
-    top, left = grid.top + rows[0] * scale, grid.left + cols[0] * scale
-    own = np.repeat(np.repeat(cells, scale, axis=0), scale, axis=1)
-    own = own[: mask.shape[0] - top, : mask.shape[1] - left]
-    height, width = own.shape
-    own &= mask[top : top + height, left : left + width]
+    scale = owners.scale
+    top = int(owners.top[first:last].min()) * scale
+    left = int(owners.left[first:last].min()) * scale
+    bottom = int(owners.bottom[first:last].max()) * scale
+    right = int(owners.right[first:last].max()) * scale
+    window = owners.pixels[top:bottom, left:right]
+    own = (window >= first) & (window < last)
     ink_rows = np.flatnonzero(own.any(axis=1))
     ink_cols = np.flatnonzero(own.any(axis=0))
     y0, y1 = ink_rows[0], ink_rows[-1] + 1
     x0, x1 = ink_cols[0], ink_cols[-1] + 1
+    top += owners.origin[0]
+    left += owners.origin[1]
     crop = ink.gray[top + y0 : top + y1, left + x0 : left + x1]
     # Other pieces' ink (and dropped specks) become background; this piece's faint edges stay.
     others = mask[top + y0 : top + y1, left + x0 : left + x1] & ~own[y0:y1, x0:x1]
