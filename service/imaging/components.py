@@ -107,15 +107,30 @@ def label(cells: np.ndarray) -> Components:
     count = len(component)
     index = run_label - 1
     area = np.bincount(index, weights=run_end - run_start, minlength=count).astype(np.int64)
+    top, bottom, left, right = boxes(index, run_row, run_start, run_end, count, cells.shape)
+    return Components(labels, area, top, bottom, left, right)
+
+
+def boxes(
+    owner: np.ndarray,
+    row: np.ndarray,
+    start: np.ndarray,
+    end: np.ndarray,
+    count: int,
+    shape: tuple[int, ...],
+) -> tuple[Ints, Ints, Ints, Ints]:
+    """The box of each of `count` labels (top, bottom, left, right; bottom and right exclusive),
+    from runs of cells: run i belongs to label owner[i], on row[i], columns start[i] to end[i]."""
+    rows, width = shape
     top = np.full(count, rows, dtype=np.int64)
     bottom = np.zeros(count, dtype=np.int64)
     left = np.full(count, width, dtype=np.int64)
     right = np.zeros(count, dtype=np.int64)
-    np.minimum.at(top, index, run_row)
-    np.maximum.at(bottom, index, run_row + 1)
-    np.minimum.at(left, index, run_start)
-    np.maximum.at(right, index, run_end)
-    return Components(labels, area, top, bottom, left, right)
+    np.minimum.at(top, owner, row)
+    np.maximum.at(bottom, owner, row + 1)
+    np.minimum.at(left, owner, start)
+    np.maximum.at(right, owner, end)
+    return top, bottom, left, right
 
 
 def _union(count: int, source: np.ndarray, target: np.ndarray) -> np.ndarray:

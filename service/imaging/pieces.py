@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from service.imaging.components import Grid
+from service.imaging.components import Grid, boxes
 from service.imaging.cuts import candidate_cuts, piece_of_each_cell
 from service.imaging.decode import Gray
 from service.imaging.errors import TooManyPiecesError
@@ -192,13 +192,8 @@ class _Owners:
         pixels = np.where(mask[top : top + height, left : left + width], pixels, -1)
         rows, cols = np.nonzero(primitive >= 0)
         owner = primitive[rows, cols]
-        first_row, last_row = np.full(count, rows.max()), np.zeros(count, dtype=rows.dtype)
-        first_col, last_col = np.full(count, cols.max()), np.zeros(count, dtype=cols.dtype)
-        np.minimum.at(first_row, owner, rows)
-        np.maximum.at(last_row, owner, rows)
-        np.minimum.at(first_col, owner, cols)
-        np.maximum.at(last_col, owner, cols)
-        return cls(pixels, first_row, last_row + 1, first_col, last_col + 1, scale, (top, left))
+        box = boxes(owner, rows, cols, cols + 1, count, primitive.shape)
+        return cls(pixels, *box, scale, (top, left))
 
 
 def _piece(
