@@ -15,6 +15,10 @@ from devtools.drawn_digits import draw, encode, to_png
 from devtools.numbers import ComposedNumber, compose, mnist_source
 from service.api.factory import create_app
 from service.api.schemas import EXAMPLE_NUMBER, READ_EXAMPLE, SEVERAL_DIGITS_HINT
+from service.imaging.normalise import to_gray
+from service.imaging.segment import single_digit
+from service.inference.reading import CLEAR_DIGIT, clearly_several_digits, holds_several_digits
+from service.inference.verdict import Readings, Verdict
 from tests.conftest import make_settings
 from tests.test_api import metric
 from training.synth.nondigits import non_digits
@@ -176,6 +180,43 @@ def test_predict_says_several_digits_with_a_hint(
     ).json()["predictions"]
     assert [p["verdict"] for p in batch] == ["digit", "several_digits"]
     assert "hint" not in batch[0] and batch[1]["hint"] == SEVERAL_DIGITS_HINT
+
+
+def test_digits_pressed_together_get_several_digits_from_a_second_look(
+    client: TestClient, mnist_dir
+) -> None:
+    """A pair pressed so close that its ink is no wider than one digit passes the geometric
+    check; it reads as no digit, so /predict reads its pieces, which read clearly as digits."""
+    source = mnist_source(mnist_dir)
+    pair = compose(source, [5, 6], "touching", "rgb-black-on-white", np.random.default_rng(5))
+    assert pair.text == "14"
+    _, looks_several = single_digit(to_gray(pair.png, 10**8), check_several=True)
+    assert not looks_several
+    body = client.post("/predict", content=pair.png, headers=PNG).json()
+    assert body["verdict"] == "several_digits" and body["hint"] == SEVERAL_DIGITS_HINT
+
+
+def _readings(verdicts: list[Verdict]) -> Readings:
+    count = len(verdicts)
+    probabilities = np.full((count, 10), 0.1, dtype=np.float32)
+    return Readings(probabilities, [1] * count, [0.9] * count, verdicts, [[] for _ in verdicts])
+
+
+def test_the_rules_for_several_digits() -> None:
+    """Wide ink: no piece not a digit, and when a mark was cut, at most half the pieces unsure.
+    Ink no wider than a digit: every piece a digit the detector finds clearly one."""
+    assert holds_several_digits(_readings(["digit", "unsure"]), marks=2)
+    assert holds_several_digits(_readings(["unsure", "unsure"]), marks=2)  # two marks apart
+    assert not holds_several_digits(_readings(["unsure", "unsure"]), marks=1)  # one cut in two
+    assert holds_several_digits(_readings(["digit", "unsure"]), marks=1)
+    assert not holds_several_digits(_readings(["digit", "not_a_digit"]), marks=2)
+    assert not holds_several_digits(_readings(["digit"]), marks=1)
+    outputs = np.zeros((2, 11), dtype=np.float32)
+    outputs[:, 10] = CLEAR_DIGIT
+    assert clearly_several_digits(_readings(["digit", "digit"]), outputs)
+    assert not clearly_several_digits(_readings(["digit", "unsure"]), outputs)
+    outputs[1, 10] = CLEAR_DIGIT + 0.5  # a digit, but not clearly one
+    assert not clearly_several_digits(_readings(["digit", "digit"]), outputs)
 
 
 def test_a_full_batch_of_numbers_is_answered_not_refused(number: ComposedNumber) -> None:
