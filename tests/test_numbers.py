@@ -171,9 +171,9 @@ def test_pairs_of_digits_get_several_digits(
     FIGURES[f"{source.name} lone digits → several_digits, wrongly (150)"] = f"{lone:.1%}"
     assert gaps >= 0.95
     assert lone <= 0.03
-    # The level reached (README): a touching pair is several_digits only when it is clearly
-    # wider than a digit and its pieces all read as digits.
-    assert touching >= (0.5 if source_name == "mnist" else 0.25)
+    # The level reached (README): a touching pair is several_digits when its pieces read as
+    # digits, and as clearly digits when its ink is no wider than one (79 / 52 % today).
+    assert touching >= (0.75 if source_name == "mnist" else 0.48)
 
 
 def test_numbers_drawn_stroke_by_stroke(client: TestClient) -> None:
