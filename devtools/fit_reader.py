@@ -26,6 +26,7 @@ from devtools.numbers import (
     semeion_source,
 )
 from service.imaging.decode import decode_image
+from service.imaging.normalise import find_ink
 from service.imaging.pieces import number_pieces
 from service.inference.predictor import Predictor
 from service.inference.reading import DETECTOR_FEATURE, piece_features
@@ -75,7 +76,7 @@ def fitting_examples() -> tuple[np.ndarray, np.ndarray]:
             ("gaps", 203, 150, (1, 1)),
         ):
             for number in composed_numbers(source, count, layout, seed, lengths):
-                pieces = number_pieces(decode_image(number.png, 1 << 26), 32, 1024)
+                pieces = number_pieces(find_ink(decode_image(number.png, 1 << 26)), 32, 1024)
                 features.append(piece_features(pieces, predictor.predict(pieces.digits)))
                 labels += [
                     max(_overlap(c.box, box) for box in number.boxes) >= MATCH

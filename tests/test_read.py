@@ -15,7 +15,7 @@ from devtools.drawn_digits import draw, encode, to_png
 from devtools.numbers import ComposedNumber, compose, mnist_source
 from service.api.factory import create_app
 from service.api.schemas import EXAMPLE_NUMBER, READ_EXAMPLE, SEVERAL_DIGITS_HINT
-from service.imaging.normalise import to_gray
+from service.imaging.normalise import find_ink, to_gray
 from service.imaging.segment import single_digit
 from service.inference.reading import CLEAR_DIGIT, clearly_several_digits, holds_several_digits
 from service.inference.verdict import Readings, Verdict
@@ -190,7 +190,7 @@ def test_digits_pressed_together_get_several_digits_from_a_second_look(
     source = mnist_source(mnist_dir)
     pair = compose(source, [5, 6], "touching", "rgb-black-on-white", np.random.default_rng(5))
     assert pair.text == "14"
-    _, looks_several = single_digit(to_gray(pair.png, 10**8), check_several=True)
+    _, looks_several = single_digit(find_ink(to_gray(pair.png, 10**8)), check_several=True)
     assert not looks_several
     body = client.post("/predict", content=pair.png, headers=PNG).json()
     assert body["verdict"] == "several_digits" and body["hint"] == SEVERAL_DIGITS_HINT

@@ -150,7 +150,7 @@ def test_each_piece_is_normalised_as_predict_normalises_it_alone() -> None:
     source = mnist_source(Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist")
     number = compose(source, [0, 1, 2], "gaps", "rgb-white-on-black", np.random.default_rng(3))
     gray = np.asarray(Image.open(io.BytesIO(number.png)).convert("L"))
-    pieces = number_pieces(gray, 32, 256)
+    pieces = number_pieces(find_ink(gray), 32, 256)
     for box in number.boxes:
         alone = np.zeros_like(gray)
         window = (slice(box.y, box.y + box.height), slice(box.x, box.x + box.width))
@@ -167,10 +167,10 @@ def test_each_piece_is_normalised_as_predict_normalises_it_alone() -> None:
 
 def test_blank_images_and_too_many_marks_are_refused() -> None:
     with pytest.raises(NoDigitError):
-        number_pieces(np.zeros((50, 200), np.uint8), 32, 256)
+        number_pieces(find_ink(np.zeros((50, 200), np.uint8)), 32, 256)
     many = Image.new("L", (40 * 40, 100), 0)
     pencil = ImageDraw.Draw(many)
     for index in range(40):
         pencil.line([(index * 40 + 20, 20), (index * 40 + 18, 80)], fill=255, width=5)
     with pytest.raises(TooManyPiecesError, match="40 separate marks, over the limit of 32"):
-        number_pieces(np.asarray(many), 32, 256)
+        number_pieces(find_ink(np.asarray(many)), 32, 256)

@@ -18,9 +18,8 @@ import numpy as np
 
 from service.imaging.components import Grid, boxes
 from service.imaging.cuts import candidate_cuts, piece_of_each_cell
-from service.imaging.decode import Gray
 from service.imaging.errors import TooManyPiecesError
-from service.imaging.normalise import Digits, Ink, digit_from_crop, find_ink
+from service.imaging.normalise import Digits, Ink, digit_from_crop
 from service.imaging.segment import Marks, blob_box, find_marks
 
 MAX_SPAN = 6  # a digit split by cuts into more primitives than this is not worth scoring
@@ -57,10 +56,10 @@ class NumberPieces:
     blobs: int
 
 
-def number_pieces(gray: Gray, max_pieces: int, max_candidates: int) -> NumberPieces:
-    """Every candidate piece of a drawing; NoDigitError when blank, TooManyPiecesError when it
-    holds more than `max_pieces` blobs or offers more than `max_candidates` pieces to score."""
-    ink = find_ink(gray)
+def number_pieces(ink: Ink, max_pieces: int, max_candidates: int) -> NumberPieces:
+    """Every candidate piece of a drawing's ink (normalise.find_ink: a blank image has none);
+    TooManyPiecesError when it holds more than `max_pieces` blobs or offers more than
+    `max_candidates` pieces to score."""
     mask = ink.mask
     marks = find_marks(mask)
     if marks.blobs > max_pieces:

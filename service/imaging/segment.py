@@ -24,8 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from service.imaging.components import Components, Grid, label, pool
-from service.imaging.decode import Gray
-from service.imaging.normalise import Extent, find_ink, ink_extent, normalise_ink
+from service.imaging.normalise import Extent, Ink, ink_extent, normalise_ink
 
 # Sizes relative to the height of the drawing's digits (the median height of its large marks).
 SPECK_AREA = 0.006  # × height²: a dot this small is dirt or a full stop, never a digit's part
@@ -170,10 +169,10 @@ def several_digits(mask: np.ndarray, extent: Extent | None = None) -> bool:
     return right - left > SEVERAL_WIDE * (bottom - top)
 
 
-def single_digit(gray: Gray, check_several: bool) -> tuple[npt.NDArray[np.float32], bool]:
-    """/predict's preprocessing: the 28×28 digit, exactly as normalise.normalise_digit makes it,
-    and whether the image holds several digits (False unchecked)."""
-    ink = find_ink(gray)
+def single_digit(ink: Ink, check_several: bool) -> tuple[npt.NDArray[np.float32], bool]:
+    """/predict's preprocessing of an image's ink (normalise.find_ink): the 28×28 digit, exactly
+    as normalise.normalise_digit makes it, and whether the image holds several digits (False
+    unchecked)."""
     mask = ink.mask
     extent = ink_extent(mask)
     digit = normalise_ink(ink, mask, extent)

@@ -31,9 +31,8 @@ import numpy as np
 import torch
 
 from service import metrics
-from service.imaging.decode import Gray
 from service.imaging.errors import TooManyPiecesError
-from service.imaging.normalise import Digits, RawImage, to_gray
+from service.imaging.normalise import Digits, Ink, RawImage, find_ink, to_gray
 from service.imaging.pieces import NumberPieces, number_pieces
 from service.imaging.segment import single_digit
 from service.inference.batcher import DynamicBatcher, PredictFn
@@ -246,34 +245,34 @@ class ModelRuntime:
 
     def _preprocess_all(self, images: Sequence[RawImage], check: bool) -> Prepared:
         settings = self.settings
-        digits, pieces, grays = [], {}, {}
+        digits, pieces, inks = [], {}, {}
         budget = settings.max_queue // 4  # pieces one request may add to its batcher job
         for index, image in enumerate(images):
-            gray = to_gray(image, settings.max_image_pixels)
-            digit, looks_several = single_digit(gray, check)
+            ink = find_ink(to_gray(image, settings.max_image_pixels))
+            digit, looks_several = single_digit(ink, check)
             digits.append(digit)
             if looks_several:
-                found = self._several_pieces(gray, budget)
+                found = self._several_pieces(ink, budget)
                 if found is not None:
                     budget -= len(found.candidates)
                     pieces[index] = found
             elif check:
-                grays[index] = gray  # for a second look, should it read as no digit
-        return Prepared(np.stack(digits), pieces, grays, budget)
+                inks[index] = ink  # for a second look, should it read as no digit
+        return Prepared(np.stack(digits), pieces, inks, budget)
 
-    def _several_pieces(self, gray: Gray, budget: int) -> NumberPieces | None:
+    def _several_pieces(self, ink: Ink, budget: int) -> NumberPieces | None:
         """The candidate pieces of an image /predict reads as a number, or None when it offers
         more than a number's worth, or more than the request's remaining budget."""
         try:
-            found = number_pieces(gray, self.settings.max_read_digits, SEVERAL_CANDIDATES)
+            found = number_pieces(ink, self.settings.max_read_digits, SEVERAL_CANDIDATES)
         except TooManyPiecesError:
             return None  # marks beyond reading as a number: the image's own verdict stands
         return found if len(found.candidates) <= budget else None
 
-    def _second_look(self, grays: list[Gray], budget: int) -> list[NumberPieces | None]:
+    def _second_look(self, inks: list[Ink], budget: int) -> list[NumberPieces | None]:
         found = []
-        for gray in grays:
-            pieces = self._several_pieces(gray, budget)
+        for ink in inks:
+            pieces = self._several_pieces(ink, budget)
             budget -= len(pieces.candidates) if pieces else 0
             found.append(pieces)
         return found
@@ -309,12 +308,12 @@ class ModelRuntime:
             several[index] = holds_several_digits(readings, found.blobs)
             start = end
         readings = model.policy.decide(outputs[:count], several)
-        doubtful = [i for i in prepared.grays if readings.verdicts[i] != "digit"]
+        doubtful = [i for i in prepared.inks if readings.verdicts[i] != "digit"]
         if not doubtful:
             return readings
         loop = asyncio.get_running_loop()
-        grays = [prepared.grays[i] for i in doubtful]
-        looks = await loop.run_in_executor(self._pool, self._second_look, grays, prepared.budget)
+        inks = [prepared.inks[i] for i in doubtful]
+        looks = await loop.run_in_executor(self._pool, self._second_look, inks, prepared.budget)
         second = {i: found for i, found in zip(doubtful, looks, strict=True) if found}
         if not second:
             return readings
@@ -360,14 +359,14 @@ class ModelRuntime:
         gray = to_gray(image, settings.max_image_pixels)
         # Every piece of one image is one job, and a job must fit in the queue.
         most = min(settings.max_queue, CANDIDATES_PER_DIGIT * settings.max_read_digits)
-        return number_pieces(gray, settings.max_read_digits, most)
+        return number_pieces(find_ink(gray), settings.max_read_digits, most)
 
 
 @dataclass(frozen=True)
 class Prepared:
     digits: Digits  # (k, 28, 28): each image as one digit
     pieces: dict[int, NumberPieces]  # image index → its candidate pieces, when it looks several
-    grays: dict[int, Gray]  # image index → the image, for a second look (checked, not several)
+    inks: dict[int, Ink]  # image index → its ink, for a second look (checked, not several)
     budget: int  # pieces the request may still add to the batcher's work
 
 
