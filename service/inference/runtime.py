@@ -22,7 +22,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -269,7 +269,7 @@ class ModelRuntime:
             return None  # marks beyond reading as a number: the image's own verdict stands
         return found if len(found.candidates) <= budget else None
 
-    def _second_look(self, inks: list[Ink], budget: int) -> list[NumberPieces | None]:
+    def _pieces_within_budget(self, inks: list[Ink], budget: int) -> list[NumberPieces | None]:
         found = []
         for ink in inks:
             pieces = self._several_pieces(ink, budget)
@@ -301,31 +301,42 @@ class ModelRuntime:
         outputs = await self._outputs(np.concatenate(parts), model)
         count = len(prepared.digits)
         several = np.zeros(count, dtype=bool)
-        start = count
-        for index, found in prepared.pieces.items():
-            end = start + len(found.candidates)
-            _, readings = self._judge(model, found, outputs[start:end])
-            several[index] = holds_several_digits(readings, found.blobs)
-            start = end
+        for index, found, pieces, _ in self._read_each(model, prepared.pieces, outputs[count:]):
+            several[index] = holds_several_digits(pieces, found.blobs)
         readings = model.policy.decide(outputs[:count], several)
-        doubtful = [i for i in prepared.inks if readings.verdicts[i] != "digit"]
-        if not doubtful:
-            return readings
-        loop = asyncio.get_running_loop()
-        inks = [prepared.inks[i] for i in doubtful]
-        looks = await loop.run_in_executor(self._pool, self._second_look, inks, prepared.budget)
-        second = {i: found for i, found in zip(doubtful, looks, strict=True) if found}
+        second = await self._second_look(prepared, readings)
         if not second:
             return readings
-        parts = [found.digits for found in second.values()]
-        outputs_second = await self._outputs(np.concatenate(parts), model)
-        start = 0
-        for index, found in second.items():
-            end = start + len(found.candidates)
-            chosen, pieces = self._judge(model, found, outputs_second[start:end])
-            several[index] = clearly_several_digits(pieces, outputs_second[start:end][chosen])
-            start = end
+        looked = await self._outputs(np.concatenate([f.digits for f in second.values()]), model)
+        for index, _, pieces, chosen in self._read_each(model, second, looked):
+            several[index] = clearly_several_digits(pieces, chosen)
         return model.policy.decide(outputs[:count], several)
+
+    async def _second_look(self, prepared: Prepared, readings: Readings) -> dict[int, NumberPieces]:
+        """The candidate pieces of each image that reads as no digit though its ink looks like
+        one digit, within the request's budget."""
+        doubtful = [index for index in prepared.inks if readings.verdicts[index] != "digit"]
+        if not doubtful:
+            return {}
+        inks = [prepared.inks[index] for index in doubtful]
+        loop = asyncio.get_running_loop()
+        found = await loop.run_in_executor(
+            self._pool, self._pieces_within_budget, inks, prepared.budget
+        )
+        return {index: pieces for index, pieces in zip(doubtful, found, strict=True) if pieces}
+
+    def _read_each(
+        self, model: ServedModel, found: dict[int, NumberPieces], outputs: Outputs
+    ) -> Iterator[tuple[int, NumberPieces, Readings, Outputs]]:
+        """For each image with candidate pieces (their outputs follow one another in `outputs`):
+        its index, its pieces, the readings of the pieces its best reading chose, and their raw
+        outputs."""
+        start = 0
+        for index, pieces in found.items():
+            end = start + len(pieces.candidates)
+            chosen, readings = self._judge(model, pieces, outputs[start:end])
+            yield index, pieces, readings, outputs[start:end][chosen]
+            start = end
 
     async def answer(
         self, images: Sequence[RawImage], model: ServedModel
