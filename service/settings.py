@@ -103,7 +103,8 @@ class Settings(BaseSettings):
         True,
         description="/predict and /predict/batch say verdict several_digits when an image holds "
         "more than one digit (a geometric check on every image; those it flags are read as a "
-        "number, in the same forward pass; off saves its cost)",
+        "number, in the same forward pass; an image it passes that reads as no digit is read as "
+        "a number too, in a second pass; off saves their cost)",
     )
 
     # Access.
