@@ -32,10 +32,14 @@ class LoadResult:
         return self.requests / self.seconds
 
 
+def uses_wrk() -> bool:
+    return shutil.which("wrk") is not None
+
+
 def run_load(
     url: str, bodies: list[Path], concurrency: int, seconds: float, path: str = "/predict"
 ) -> LoadResult:
-    if shutil.which("wrk"):
+    if uses_wrk():
         return _run_wrk(url + path, bodies, concurrency, seconds)
     data = [p.read_bytes() for p in bodies]
     return asyncio.run(_run_python(url, path, data, concurrency, seconds))
