@@ -286,7 +286,7 @@ class ModelRuntime:
     async def predict(self, digits: Digits, model: ServedModel | None = None) -> Readings:
         """What `model` (default: the one serving now) reads in preprocessed digits."""
         model = model or self.require_ready()
-        return model.policy.decide(await self._outputs(digits, model))
+        return model.policy.decide(await self._outputs(digits, model), inputs=digits)
 
     async def predict_images(
         self, prepared: Prepared, model: ServedModel | None = None
@@ -303,14 +303,14 @@ class ModelRuntime:
         several = np.zeros(count, dtype=bool)
         for index, found, pieces, _ in self._read_each(model, prepared.pieces, outputs[count:]):
             several[index] = holds_several_digits(pieces, found.blobs)
-        readings = model.policy.decide(outputs[:count], several)
+        readings = model.policy.decide(outputs[:count], several, prepared.digits)
         second = await self._second_look(prepared, readings)
         if not second:
             return readings
         looked = await self._outputs(np.concatenate([f.digits for f in second.values()]), model)
         for index, _, pieces, chosen in self._read_each(model, second, looked):
             several[index] = clearly_several_digits(pieces, chosen)
-        return model.policy.decide(outputs[:count], several)
+        return model.policy.decide(outputs[:count], several, prepared.digits)
 
     async def _second_look(self, prepared: Prepared, readings: Readings) -> dict[int, NumberPieces]:
         """The candidate pieces of each image that reads as no digit though its ink looks like
@@ -363,7 +363,7 @@ class ModelRuntime:
         """The best reading of a number's pieces, and the verdict machinery's readings of the
         pieces it is made of."""
         chosen = best_reading(pieces, outputs)
-        return chosen, model.policy.decide(outputs[chosen])
+        return chosen, model.policy.decide(outputs[chosen], inputs=pieces.digits[chosen])
 
     def _pieces_of(self, image: RawImage) -> NumberPieces:
         settings = self.settings

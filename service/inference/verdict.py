@@ -6,7 +6,9 @@ them into `Readings`, with the numbers fitted by training.verdict_fit and kept i
 metadata (`verdict`: temperature, not_a_digit_above, unsure_below):
 
     several_digits  the caller saw more than one digit (issue 15's reader passes `several`)
-    not_a_digit     the detector's logit is above not_a_digit_above
+    not_a_digit     the detector's logit is above not_a_digit_above, or above doubt_above for
+                    an input not drawn as strokes (service/imaging/strokes.py: a blot, a
+                    silhouette, a texture falling apart into many marks)
     unsure          the detector's logit is above doubt_above (it doubts, but less), or the
                     calibrated confidence of the best digit is below unsure_below
     digit           otherwise
@@ -23,6 +25,8 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+
+from service.imaging.strokes import drawn_as_strokes
 
 logger = logging.getLogger(__name__)
 
@@ -118,9 +122,15 @@ class VerdictPolicy:
             enabled=enabled,
         )
 
-    def decide(self, outputs: Outputs, several: npt.NDArray[np.bool_] | None = None) -> Readings:
+    def decide(
+        self,
+        outputs: Outputs,
+        several: npt.NDArray[np.bool_] | None = None,
+        inputs: npt.NDArray[np.float32] | None = None,
+    ) -> Readings:
         """Readings for a batch of model outputs (N, 11); `several` marks inputs known to hold
-        more than one digit."""
+        more than one digit; `inputs` are the (N, 28, 28) inputs the outputs are of, for the
+        shape of those the detector doubts."""
         probabilities = classifier_probabilities(outputs, self.temperature)
         order = np.argsort(-probabilities, axis=1)[:, : ALTERNATIVES + 1]
         ranked = np.take_along_axis(probabilities, order, axis=1)
@@ -130,7 +140,12 @@ class VerdictPolicy:
         if self.enabled:
             verdicts[confidence < self.unsure_below] = "unsure"
             if self.doubt_above is not None:
-                verdicts[outputs[:, NUM_CLASSES] > self.doubt_above] = "unsure"
+                doubted = outputs[:, NUM_CLASSES] > self.doubt_above
+                verdicts[doubted] = "unsure"
+                if inputs is not None:
+                    for row in np.flatnonzero(doubted):
+                        if not drawn_as_strokes(inputs[row]):
+                            verdicts[row] = "not_a_digit"
             if self.not_a_digit_above is not None:
                 verdicts[outputs[:, NUM_CLASSES] > self.not_a_digit_above] = "not_a_digit"
         if several is not None:
