@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from service import metrics
-from service.imaging.errors import TooManyPiecesError
+from service.imaging.errors import InputError
 from service.imaging.normalise import Digits, Ink, RawImage, find_ink, to_gray
 from service.imaging.pieces import NumberPieces, number_pieces
 from service.imaging.segment import single_digit
@@ -265,8 +265,10 @@ class ModelRuntime:
         more than a number's worth, or more than the request's remaining budget."""
         try:
             found = number_pieces(ink, self.settings.max_read_digits, SEVERAL_CANDIDATES)
-        except TooManyPiecesError:
-            return None  # marks beyond reading as a number: the image's own verdict stands
+        except InputError:
+            # Marks beyond reading as a number, or a piece too thin to see at 28×28: the image
+            # was read as one digit all the same, and its own verdict stands.
+            return None
         return found if len(found.candidates) <= budget else None
 
     def _pieces_within_budget(self, inks: list[Ink], budget: int) -> list[NumberPieces | None]:
