@@ -1,5 +1,5 @@
-"""Whether an input is drawn as a digit is (service/imaging/strokes.py), and what the verdict makes
-of an input the detector doubts that is not."""
+"""Whether an input is drawn the way digits are (service/imaging/strokes.py), and what the verdict
+makes of an input the detector doubts that is not."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Whether a 28×28 input is drawn as a digit is: a few strokes, none of them a filled blob.
+"""Whether a 28×28 input is drawn the way digits are: a few strokes, none of them a filled blob.
 
-Pure functions of the model's inputs (pixels 0-1, as normalise.py makes them). A digit is one or
+A pure function of the model's inputs (pixels 0-1, as normalise.py makes them). A digit is one or
 two pen strokes (a 4 or a 5 may come in two or three pieces); its thickest part, at MNIST's 20-pixel
 digit height, is a stroke a few pixels wide. Pictures that the not-a-digit detector only doubts
 are often neither: speckled textures falling apart into many marks, filled silhouettes and blots.
