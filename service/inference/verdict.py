@@ -139,15 +139,17 @@ class VerdictPolicy:
         verdicts = np.full(len(outputs), "digit", dtype=object)
         if self.enabled:
             verdicts[confidence < self.unsure_below] = "unsure"
-            if self.doubt_above is not None:
-                doubted = outputs[:, NUM_CLASSES] > self.doubt_above
-                verdicts[doubted] = "unsure"
-                if inputs is not None:
-                    for row in np.flatnonzero(doubted):
-                        if not drawn_as_strokes(inputs[row]):
-                            verdicts[row] = "not_a_digit"
+            detector = outputs[:, NUM_CLASSES]
+            refused = np.zeros(len(outputs), dtype=bool)
             if self.not_a_digit_above is not None:
-                verdicts[outputs[:, NUM_CLASSES] > self.not_a_digit_above] = "not_a_digit"
+                refused = detector > self.not_a_digit_above
+            if self.doubt_above is not None:
+                doubted = detector > self.doubt_above
+                verdicts[doubted] = "unsure"
+                if inputs is not None:  # the shape of those doubted, and not refused already
+                    for row in np.flatnonzero(doubted & ~refused):
+                        refused[row] = not drawn_as_strokes(inputs[row])
+            verdicts[refused] = "not_a_digit"
         if several is not None:
             verdicts[several] = "several_digits"
         alternatives = [
