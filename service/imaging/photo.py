@@ -13,7 +13,8 @@ The steps, on a copy at most WORK_SIDE pixels a side (a 12-megapixel photo is mo
    paper ends up as strong as black ink on white);
 3. long thin horizontal and vertical lines that cross most of the picture (ruled paper, grids)
    are removed, and the strokes that crossed them are joined again;
-4. specks (paper texture, dust, JPEG noise that survived) are dropped.
+4. specks (paper texture, dust, JPEG noise that survived) and pieces much fainter than the pen's
+   strokes (what is left of a shadow's edge) are dropped.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ RUN_SHARE = 0.1  # ... in straight thin runs at least this share of the picture 
 LINE_THICKNESS = 0.05  # ... and is at most this share of the picture thick
 SPECK_SHARE = 0.02  # pieces with less ink than this share of the largest piece are specks
 HEAVY_SHARE = 0.25  # pieces this heavy stay wherever they are
+FAINT_SHARE = 0.5  # pieces whose typical ink is this much fainter than the digit's are shadow
 NEAR_SHARE = 0.25  # lighter pieces stay this close to the largest (a share of its size)
 INK_LEVEL = 64  # after stretching: clearly ink, a quarter of the strongest
 NOISE_LEVEL = 24  # fainter than this is paper texture or noise
@@ -211,14 +213,13 @@ def _remove_lines(ink: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.nda
         # Tolerate a slight tilt: thicken the mask across the line before looking for long runs.
         tilt = (3, 1) if axis == 0 else (1, 3)
         runs = ndimage.binary_opening(ndimage.binary_dilation(mask, np.ones(tilt)), np.ones(along))
-        labels, count = ndimage.label(runs)
-        if not count:
+        if not runs.any():
             continue
-        thin_runs = np.zeros_like(mask)
-        for index, piece in enumerate(ndimage.find_objects(labels), start=1):
-            thickness = piece[0] if axis == 0 else piece[1]
-            if thickness.stop - thickness.start <= max(4, LINE_THICKNESS * across) + 2:
-                thin_runs[piece] |= labels[piece] == index
+        # Thin where the run is thin: a line that touches a stroke stays thin beside it (judging
+        # each run as a whole kept the stretch of line next to a digit as ink).
+        thickest = int(max(4, LINE_THICKNESS * across)) + 3
+        across_line = (thickest, 1) if axis == 0 else (1, thickest)
+        thin_runs = runs & ~ndimage.binary_opening(runs, np.ones(across_line))
         # A ruled line is a row of thin runs across most of the picture, even where shadow or a
         # crossing digit breaks it into pieces (a few rows together, for a slight tilt).
         near_rows = ndimage.maximum_filter1d(thin_runs, size=5, axis=axis)
@@ -242,11 +243,17 @@ def _remove_lines(ink: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.nda
 
 def _drop_specks(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Keep the largest piece of ink, the pieces nearly as heavy, and small ones close to it (a
-    5's flag, a stroke broken by a removed line); drop the rest (texture, line ends, dust)."""
+    5's flag, a stroke broken by a removed line); drop the rest (texture, line ends, dust) and
+    pieces much fainter than the pen's strokes (the edge of a shadow, which flattening the light
+    leaves as a broad grey band, heavier than many a digit)."""
     labels, count = ndimage.label(mask, np.ones((3, 3)))
     if count < 2:
         return ink
-    mass = ndimage.sum_labels(ink.astype(np.float32), labels, np.arange(1, count + 1))
+    index = np.arange(1, count + 1)
+    mass = ndimage.sum_labels(ink.astype(np.float32), labels, index)
+    level = np.asarray(ndimage.median(ink, labels, index), np.float32)
+    pen = level[mass >= HEAVY_SHARE * mass.max()].max()  # the strongest of the heavy pieces
+    mass = np.where(level >= FAINT_SHARE * pen, mass, 0.0)
     boxes = ndimage.find_objects(labels)
     main = boxes[int(mass.argmax())]
     grow_y = (main[0].stop - main[0].start) * NEAR_SHARE
@@ -260,7 +267,10 @@ def _drop_specks(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:
             and box[1].start < main[1].stop + grow_x
         )
         keep.append(
-            weight >= HEAVY_SHARE * mass.max() or (near and weight >= SPECK_SHARE * mass.max())
+            weight > 0
+            and (
+                weight >= HEAVY_SHARE * mass.max() or (near and weight >= SPECK_SHARE * mass.max())
+            )
         )
     return np.where(np.asarray(keep)[labels], ink, 0).astype(ink.dtype)
 
