@@ -1,6 +1,7 @@
 """Learning from corrections, end to end on real processes, as an operator would run it:
 
-1. `python -m service` on loopback (its own DATA_DIR, MODEL_DIR and admin key; two workers)
+1. `python -m service` on loopback serving the MNIST-only base (models/base; its own DATA_DIR,
+   MODEL_DIR and admin key; two workers)
 2. read Semeion's lines 1,001-1,593 through /predict/batch: the "before" figure
 3. send lines 1..N as corrections through POST /feedback, in all three input forms
 4. `python -m training --recipe finetune --feedback DATABASE_URL --base ... --output ...`
@@ -31,7 +32,8 @@ from devtools import semeion
 from devtools.servers import ROOT, free_port, run_server, wait_for
 
 ADMIN_KEY = "corrections-demo"
-BASE_MODEL = ROOT / "models" / "mnist_cnn_model.pth"
+# The MNIST-only model (the served one is this one fine-tuned on Semeion lines 1-1,000).
+BASE_MODEL = ROOT / "models" / "base" / "mnist_cnn_model.pth"
 BATCH = 64  # the service's MAX_IMAGES_PER_REQUEST
 
 
@@ -125,6 +127,7 @@ def run(
     data_dir = workdir / "data"
     database_url = database_url or f"sqlite:///{data_dir / 'feedback.db'}"
     env = {
+        "MODEL_PATH": str(BASE_MODEL),  # version 1: the loop starts from MNIST's writers only
         "DATA_DIR": str(data_dir),
         "MODEL_DIR": str(workdir / "models"),
         "DATABASE_URL": database_url,

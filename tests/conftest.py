@@ -19,7 +19,9 @@ from service.api.factory import create_app
 from service.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-MODEL_PATH = ROOT / "models" / "mnist_cnn_model.pth"
+MODEL_PATH = ROOT / "models" / "mnist_cnn_model.pth"  # the served model
+# The MNIST-only model the served one was fine-tuned from: where the fine-tune tests start.
+BASE_MODEL_PATH = ROOT / "models" / "base" / "mnist_cnn_model.pth"
 ARTIFACTS = ROOT / "test-artifacts"
 MNIST_DIR = Path(os.environ.get("MNIST_DATA_DIR", ROOT.parent / "shared" / "data" / "mnist"))
 # Whatever the service writes (the feedback database, model versions) goes to a folder of this test

@@ -16,7 +16,7 @@ import torch
 from feedback.migrate import upgrade
 from feedback.store import Correction, FeedbackStore, NewFeedback
 from service.inference.verdict import VerdictPolicy
-from tests.conftest import MODEL_PATH
+from tests.conftest import BASE_MODEL_PATH, MODEL_PATH
 from training import train
 from training.checkpoint import load_checkpoint, load_detector
 from training.data import MnistSplit
@@ -73,7 +73,7 @@ def test_the_loop_keeps_the_network_and_moves_its_weights(
     mnist_test: tuple[np.ndarray, np.ndarray],
 ) -> None:
     images, labels = mnist_test
-    base, _ = load_checkpoint(MODEL_PATH, torch.device("cpu"))
+    base, _ = load_checkpoint(BASE_MODEL_PATH, torch.device("cpu"))
     digits = torch.from_numpy(images[:64].astype(np.float32) / 255).unsqueeze(1)
     wrong = CorrectionSet(digits[:32], (torch.from_numpy(labels[:32]) + 1) % 10)
     replay = MnistSplit(digits[32:], torch.from_numpy(labels[32:64]))
@@ -95,14 +95,14 @@ def test_the_command_writes_weights_and_lineage(
     store.add(NewFeedback("not_a_digit", 4, [0.1] * 10, "digit", 1, images[40] / 255.0, None))
     store.close()
     output = tmp_path / "tuned.pth"
-    argv = ["--recipe", "finetune", "--feedback", url, "--base", str(MODEL_PATH)]
+    argv = ["--recipe", "finetune", "--feedback", url, "--base", str(BASE_MODEL_PATH)]
     argv += ["--output", str(output), "--data-dir", str(mnist_dir), "--epochs", "1"]
     argv += ["--train-limit", "2000", "--no-progress"]
     assert train.main(argv) == 0
     metadata = json.loads(output.with_suffix(".json").read_text())
     assert metadata["sha256"] == sha256_of(output) and metadata["parameters"] == 21_840
     lineage = metadata["lineage"]
-    assert lineage["base"] == {"file": str(MODEL_PATH), "sha256": sha256_of(MODEL_PATH)}
+    assert lineage["base"] == {"file": str(BASE_MODEL_PATH), "sha256": sha256_of(BASE_MODEL_PATH)}
     fed = lineage["feedback"]
     assert fed["corrections"] == 41 and fed["train"] + fed["heldout"] == 41 and fed["heldout"] == 4
     assert fed["by_label"]["not_a_digit"] == 1 and fed["model_versions"] == [1]

@@ -15,7 +15,7 @@ import pytest
 from devtools import learning, semeion
 from feedback.migrate import upgrade
 from feedback.store import FeedbackStore, NewFeedback
-from tests.conftest import MODEL_PATH
+from tests.conftest import BASE_MODEL_PATH, MODEL_PATH
 from training.metadata import read_metadata, sha256_of
 
 pytestmark = pytest.mark.slow
@@ -43,7 +43,7 @@ def test_corrections_from_other_writers_teach_the_served_model_to_read_them(
     # 90 % → 100 % here) are no worse; the gain is checked on the 593 unseen Semeion lines above.
     assert run.heldout_after >= run.heldout_before
     lineage = run.metadata["lineage"]
-    assert lineage["base"]["sha256"] == sha256_of(MODEL_PATH)
+    assert lineage["base"]["sha256"] == sha256_of(BASE_MODEL_PATH)
     assert lineage["feedback"]["corrections"] == 300
     assert lineage["feedback"]["train"] + lineage["feedback"]["heldout"] == 300
     assert lineage["feedback"]["first"] <= lineage["feedback"]["last"]
@@ -88,7 +88,7 @@ def test_a_finetune_that_forgets_mnist_is_refused_unless_forced(
     output = tmp_path / "forgetful.pth"
     command = [
         sys.executable, "-m", "training", "--recipe", "finetune", "--feedback", url,
-        "--base", str(MODEL_PATH), "--output", str(output), "--data-dir", str(mnist_dir),
+        "--base", str(BASE_MODEL_PATH), "--output", str(output), "--data-dir", str(mnist_dir),
         "--epochs", "4", "--no-progress",
     ]  # fmt: skip
     refused = subprocess.run(command, capture_output=True, text=True, timeout=1200)
@@ -111,7 +111,15 @@ def test_finetune_without_corrections_or_arguments_says_what_is_missing(tmp_path
     assert missing.returncode == 2
     assert "needs --feedback DATABASE_URL and --base BASE.pth" in missing.stderr
     empty = subprocess.run(
-        [*base, "--feedback", url, "--base", str(MODEL_PATH), "--output", str(tmp_path / "x.pth")],
+        [
+            *base,
+            "--feedback",
+            url,
+            "--base",
+            str(BASE_MODEL_PATH),
+            "--output",
+            str(tmp_path / "x.pth"),
+        ],
         capture_output=True,
         text=True,
         timeout=300,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import MODEL_PATH, ROOT
+from tests.conftest import BASE_MODEL_PATH, MODEL_PATH, ROOT
 from training.checkpoint import load_checkpoint
 from training.data import DataDirError, load_split
 from training.evaluate import evaluate
@@ -126,11 +126,18 @@ def test_evaluate_command_prints_the_report(mnist_dir: Path) -> None:
     assert "confusion matrix" in result.stdout and "per-class accuracy" in result.stdout
 
 
-def test_committed_metadata_matches_the_weights_file() -> None:
-    metadata = read_metadata(MODEL_PATH)
-    assert metadata is not None
-    assert metadata["sha256"] == sha256_of(MODEL_PATH)
-    assert metadata["recipe"]["name"] == "augmented"
+def test_committed_metadata_matches_the_weights_files() -> None:
+    base = read_metadata(BASE_MODEL_PATH)
+    assert base is not None
+    assert base["sha256"] == sha256_of(BASE_MODEL_PATH)
+    assert base["recipe"]["name"] == "augmented"
+    # The served model is that base fine-tuned on Semeion's fitting lines, and says so.
+    served = read_metadata(MODEL_PATH)
+    assert served is not None
+    assert served["sha256"] == sha256_of(MODEL_PATH)
+    assert served["recipe"]["name"] == "finetune"
+    assert served["lineage"]["base"]["sha256"] == base["sha256"]
+    assert served["lineage"]["feedback"]["corrections"] == 1000
 
 
 @pytest.mark.parametrize("argv", [["--data-dir", "/nonexistent/mnist"], ["--data-dir", "/tmp"]])

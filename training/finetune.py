@@ -1,6 +1,6 @@
 """The fine-tune recipe: teach the product's CNN the corrections people sent, without forgetting MNIST.
 
-python -m training --recipe finetune --feedback DATABASE_URL --base models/mnist_cnn_model.pth \\
+python -m training --recipe finetune --feedback DATABASE_URL --base models/base/mnist_cnn_model.pth \\
     --output OUT.pth [--data-dir DIR] [--force]
 
 Starts from the base model's weights (the same 21,840-parameter network) and trains on the stored
