@@ -36,7 +36,7 @@ RUN_SHARE = 0.1  # ... in straight thin runs at least this share of the picture 
 LINE_THICKNESS = 0.05  # ... and is at most this share of the picture thick
 SPECK_SHARE = 0.02  # pieces with less ink than this share of the largest piece are specks
 HEAVY_SHARE = 0.25  # pieces this heavy stay wherever they are
-FAINT_SHARE = 0.5  # pieces whose typical ink is this much fainter than the digit's are shadow
+FAINT_SHARE = 0.5  # ink under this share of the pen's typical level is shadow, not stroke
 NEAR_SHARE = 0.25  # lighter pieces stay this close to the largest (a share of its size)
 INK_LEVEL = 64  # after stretching: clearly ink, a quarter of the strongest
 NOISE_LEVEL = 24  # fainter than this is paper texture or noise
@@ -244,8 +244,8 @@ def _remove_lines(ink: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.nda
 def _drop_specks(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Keep the largest piece of ink, the pieces nearly as heavy, and small ones close to it (a
     5's flag, a stroke broken by a removed line); drop the rest (texture, line ends, dust) and
-    pieces much fainter than the pen's strokes (the edge of a shadow, which flattening the light
-    leaves as a broad grey band, heavier than many a digit)."""
+    whatever is much fainter than the pen's strokes (the edge of a shadow, which flattening the
+    light leaves as a broad grey band, heavier than many a digit, alone or touching a stroke)."""
     labels, count = ndimage.label(mask, np.ones((3, 3)))
     if count < 2:
         return ink
@@ -272,7 +272,8 @@ def _drop_specks(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:
                 weight >= HEAVY_SHARE * mass.max() or (near and weight >= SPECK_SHARE * mass.max())
             )
         )
-    return np.where(np.asarray(keep)[labels], ink, 0).astype(ink.dtype)
+    strong = ink >= FAINT_SHARE * pen
+    return np.where(np.asarray(keep)[labels] & strong, ink, 0).astype(ink.dtype)
 
 
 def clean_photo(gray: np.ndarray, dark_ink: bool) -> np.ndarray:
