@@ -85,6 +85,26 @@ def test_a_sheet_on_a_flat_desk_is_a_photo() -> None:
     assert np.abs(normalise_digit(photo) - normalise_digit(_seven())).mean() < 0.08
 
 
+def test_a_small_shaded_sheet_on_a_flat_desk_is_a_photo() -> None:
+    """A sheet filling a tenth of the picture, turned, with a shadow inside it that is as dark as
+    the desk: its light side fills little of its own box until the shadow is filled in. The same
+    outline drawn in one flat colour is strokes, not paper."""
+    rows, cols = np.mgrid[0:600, 0:600]
+    turned = (np.abs((rows - 300) * 0.99 + (cols - 300) * 0.14) < 100) & (
+        np.abs((cols - 300) * 0.99 - (rows - 300) * 0.14) < 80
+    )
+    rng = np.random.default_rng(2)
+    photo = np.full((600, 600), 120.0)  # a flat grey desk
+    photo[turned] = 225 + rng.normal(0, 6, int(turned.sum()))  # paper is never flat
+    shadow = turned & ((rows - 300) ** 2 + (cols - 290) ** 2 < 55**2)
+    photo[shadow] = 118 + rng.normal(0, 4, int(shadow.sum()))
+    photo[250:262, 270:330] = 30  # a stroke on the sheet
+    photo = np.clip(photo, 0, 255).astype(np.uint8)
+    assert looks_like_photo(*_sample(photo))
+    drawn = np.where(turned & ~shadow, 225, 120).astype(np.uint8)
+    assert not looks_like_photo(*_sample(drawn))
+
+
 def test_a_stroke_that_runs_off_the_photo_stays_ink() -> None:
     """Dark, touching the border and meeting the paper at a sharp step, as a desk does: but it
     runs along the border only across its width."""

@@ -44,8 +44,12 @@ COARSE_SIDE = 96  # the paper's light and the sheet's outline are judged at this
 SHEET_EDGE_STEP = 0.25  # × the paper's light, across 3 coarse pixels: a sheet's edge on a desk
 SURROUND_DARKER = 0.75  # a region at the border this much darker than the paper is the desk
 DESK_SPREAD = 0.1  # × the paper's light: how far from its level the desk's own pixels lie
-MIN_SHEET = 0.25  # the sheet fills at least this share of the picture
-SHEET_FILL = 0.75  # ... and at least this share of its own box (a turned rectangle with a digit)
+MIN_SHEET = 0.25  # a sheet found by its edge fills at least this share of the picture
+# A sheet on a flat desk, told from strokes by its spread (paper is never flat, a stroke is): it
+# fills at least this share of the picture, and, its shadows filled in, this share of its own box
+# (a turned rectangle; shadows that reach its edge leave notches).
+SHEET_SHARE = 0.05
+SHEET_FILL = 0.45
 DESK_CONTACT = 0.6  # × the shorter side: how much of the picture's border a desk runs along
 
 
@@ -55,8 +59,9 @@ def looks_like_photo(sample: np.ndarray, background: float) -> bool:
     Only the pixels on the paper's side of the midway grey are judged, so the amount of ink does
     not matter: in a drawing or a scan nearly all of them sit at the background value; on a photo
     of paper (noise, texture, shading) they spread. A sheet lying on a plain desk has the desk for
-    its background; then the far side is the sheet, which a stroke never is: it fills much of the
-    picture and most of its own box, and spreads."""
+    its background; then the far side is the sheet, which a stroke never is: its pixels spread
+    where a stroke's ink is one flat colour, and it fills some of the picture and, its shadows
+    filled in, much of its own box."""
     if min(sample.shape) < MIN_PHOTO_SIDE:
         return False
     values = sample.astype(np.int16)
@@ -65,6 +70,8 @@ def looks_like_photo(sample: np.ndarray, background: float) -> bool:
     paper_side = values > midway if background > 127 else values < midway
     if paper_side.any() and _spread(values[paper_side], round(background)):
         return True
+    if background > 127:
+        return False  # the far side is dark: ink, or a picture, never a sheet lighter than its desk
     far_side = ~paper_side
     return _sheet_like(far_side) and _spread(values[far_side], float(np.median(values[far_side])))
 
@@ -75,9 +82,10 @@ def _spread(values: np.ndarray, level: float) -> bool:
 
 
 def _sheet_like(mask: np.ndarray) -> bool:
-    """Whether a mask fills much of the picture and most of its own box, as a sheet does."""
-    if mask.mean() < MIN_SHEET:
+    """Whether a mask fills some of the picture and much of its own box, as a sheet does."""
+    if mask.mean() < SHEET_SHARE:
         return False
+    mask = ndimage.binary_fill_holes(mask)  # shadows inside the sheet fall on the desk's side
     rows = np.flatnonzero(mask.any(axis=1))
     cols = np.flatnonzero(mask.any(axis=0))
     box = (rows[-1] - rows[0] + 1) * (cols[-1] - cols[0] + 1)
