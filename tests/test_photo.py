@@ -75,6 +75,24 @@ def test_a_sheet_on_a_desk_is_cleaned_to_the_digit_alone() -> None:
     assert np.abs(normalise_digit(photo) - clean).mean() < 0.08
 
 
+def test_ruled_lines_of_a_small_sheet_on_a_desk_are_removed() -> None:
+    """The sheet fills under half the picture's width, so its ruled lines cross the sheet but
+    not the picture: they are looked for on the sheet."""
+    sheet = _seven().astype(np.float32)
+    for row in range(40, 300, 50):
+        sheet[row : row + 3, :] = 150  # ruled lines, edge to edge of the sheet
+    photo = np.full((520, 600), 70.0, np.float32)  # a dark desk
+    photo[110:410, 150:450] = sheet
+    rng = np.random.default_rng(3)
+    photo = np.clip(photo + rng.normal(0, 6, photo.shape), 0, 255).astype(np.uint8)
+    ink = clean_photo(photo, dark_ink=False)
+    rows = np.flatnonzero((ink > 64).any(axis=1))
+    cols = np.flatnonzero((ink > 64).any(axis=0))
+    # Only the 7 (rows 90-230, columns 90-211 of the sheet, which lies at 110, 150): no lines.
+    assert rows[0] >= 110 + 85 and rows[-1] <= 110 + 235
+    assert cols[0] >= 150 + 85 and cols[-1] <= 150 + 215
+
+
 def test_a_sheet_on_a_flat_desk_is_a_photo() -> None:
     """A desk with no grain (a dark surface the JPEG made flat) is a clean background; the
     sheet in front of it, filling its box and spread by its shading, is what makes it a photo."""

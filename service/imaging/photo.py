@@ -305,7 +305,10 @@ def clean_photo(gray: np.ndarray, dark_ink: bool) -> np.ndarray:
         return np.zeros_like(work)
     ink = np.clip((darkness - noise) / (strongest - noise), 0, 1)
     ink = (ink * 255).astype(np.uint8)
-    ink, mask = _remove_lines(ink, ink > INK_LEVEL)
+    mask = ink > INK_LEVEL
+    # Ruled lines cross the sheet, not the picture: on a desk, they are looked for on the sheet.
+    on_sheet = ndimage.find_objects((~surround).astype(np.int8))[0] if surround is not None else ...
+    ink[on_sheet], mask[on_sheet] = _remove_lines(ink[on_sheet], mask[on_sheet])
     kept = _drop_specks(ink, mask) > INK_LEVEL
     # The strokes' soft edges stay; faint marks anywhere else (line remnants, texture) go, since
     # the crop to the digit would count them.
