@@ -93,6 +93,22 @@ def test_ruled_lines_of_a_small_sheet_on_a_desk_are_removed() -> None:
     assert cols[0] >= 150 + 85 and cols[-1] <= 150 + 215
 
 
+def test_a_small_sheet_on_a_desk_is_cleaned_to_the_digit_alone() -> None:
+    """A sheet that fills a seventh of the picture (photographed from further away): the desk
+    around it is still found, and neither it nor the sheet's edge is ink."""
+    photo = np.full((640, 640), 70.0, np.float32)  # a dark desk
+    photo[200:440, 180:420] = _seven(side=240)
+    rng = np.random.default_rng(4)
+    photo = np.clip(photo + rng.normal(0, 6, photo.shape), 0, 255).astype(np.uint8)
+    assert looks_like_photo(*_sample(photo))
+    ink = clean_photo(photo, dark_ink=False)
+    rows = np.flatnonzero((ink > 64).any(axis=1))
+    cols = np.flatnonzero((ink > 64).any(axis=0))
+    # Only the 7 (rows 90-230, columns 90-211 of the sheet, which lies at 200, 180).
+    assert rows[0] >= 200 + 85 and rows[-1] <= 200 + 235
+    assert cols[0] >= 180 + 85 and cols[-1] <= 180 + 215
+
+
 def test_a_sheet_on_a_flat_desk_is_a_photo() -> None:
     """A desk with no grain (a dark surface the JPEG made flat) is a clean background; the
     sheet in front of it, filling its box and spread by its shading, is what makes it a photo."""

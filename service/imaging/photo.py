@@ -44,7 +44,9 @@ COARSE_SIDE = 96  # the paper's light and the sheet's outline are judged at this
 SHEET_EDGE_STEP = 0.25  # × the paper's light, across 3 coarse pixels: a sheet's edge on a desk
 SURROUND_DARKER = 0.75  # a region at the border this much darker than the paper is the desk
 DESK_SPREAD = 0.1  # × the paper's light: how far from its level the desk's own pixels lie
-MIN_SHEET = 0.25  # a sheet found by its edge fills at least this share of the picture
+MIN_SHEET = 0.25  # a sheet found by its edge fills at least this share of the picture,
+SMALL_SHEET = 0.08  # ... or at least this share, when it is solid:
+SMALL_SHEET_FILL = 0.6  # it fills this share of its box (the strokes of a bold chalk 7 do not)
 # A sheet on a flat desk, told from strokes by its spread (paper is never flat, a stroke is): it
 # fills at least this share of the picture, and, its shadows filled in, this share of its own box
 # (a turned rectangle; shadows that reach its edge leave notches).
@@ -135,8 +137,8 @@ def _surround(picture: np.ndarray) -> np.ndarray | None:
     level = _otsu(coarse)
     for _ in range(2):
         dark = coarse <= level
-        if (~dark).mean() < MIN_SHEET or not dark.any():
-            return None  # no sheet (light strokes on a dark board are not one), or all sheet
+        if not (dark.any() and _sheet_sized(~dark)):
+            return None  # all sheet, or no sheet (light strokes on a dark board are not one)
         paper = float(np.median(coarse[~dark]))
         surround = _at_desk_level(coarse, dark, ring, paper)
         if (
@@ -156,6 +158,21 @@ def _surround(picture: np.ndarray) -> np.ndarray | None:
         # A surround that meets no paper is a shadow's rim, not a desk: split the dark class.
         level = _otsu(coarse[dark])
     return None
+
+
+def _sheet_sized(light: np.ndarray) -> bool:
+    """Whether the light class of a coarse picture is large enough to be a sheet: a quarter of the
+    picture, or a smaller sheet (photographed from further away) that is solid, filling most of
+    its box, which the strokes of even a bold chalk digit on a board never do."""
+    share = float(light.mean())
+    if share >= MIN_SHEET:
+        return True
+    if share < SMALL_SHEET:
+        return False
+    rows = np.flatnonzero(light.any(axis=1))
+    cols = np.flatnonzero(light.any(axis=0))
+    box = (rows[-1] - rows[0] + 1) * (cols[-1] - cols[0] + 1)
+    return bool(light.sum() >= SMALL_SHEET_FILL * box)
 
 
 def _at_desk_level(
