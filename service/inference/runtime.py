@@ -365,7 +365,9 @@ class ModelRuntime:
         """The best reading of a number's pieces, and the verdict machinery's readings of the
         pieces it is made of."""
         chosen = best_reading(pieces, outputs)
-        return chosen, model.policy.decide(outputs[chosen], inputs=pieces.digits[chosen])
+        return chosen, model.policy.decide(
+            outputs[chosen], inputs=pieces.digits[chosen], pieces_of_a_number=True
+        )
 
     def _pieces_of(self, image: RawImage) -> NumberPieces:
         settings = self.settings

@@ -7,8 +7,11 @@ metadata (`verdict`: temperature, not_a_digit_above, unsure_below):
 
     several_digits  the caller saw more than one digit (issue 15's reader passes `several`)
     not_a_digit     the detector's logit is above not_a_digit_above, or above doubt_above for
-                    an input not drawn as strokes (service/imaging/strokes.py: a blot, a
-                    silhouette, a texture falling apart into many marks)
+                    an input the classifier is unsure of too (calibrated confidence below
+                    unsure_below: neither network stands by it; an image, not a piece of a
+                    number, which its neighbours make a digit more likely) or not drawn as strokes
+                    (service/imaging/strokes.py: a blot, a silhouette, a texture falling apart
+                    into many marks)
     unsure          the detector's logit is above doubt_above (it doubts, but less), or the
                     calibrated confidence of the best digit is below unsure_below
     digit           otherwise
@@ -127,10 +130,13 @@ class VerdictPolicy:
         outputs: Outputs,
         several: npt.NDArray[np.bool_] | None = None,
         inputs: npt.NDArray[np.float32] | None = None,
+        pieces_of_a_number: bool = False,
     ) -> Readings:
         """Readings for a batch of model outputs (N, 11); `several` marks inputs known to hold
         more than one digit; `inputs` are the (N, 28, 28) inputs the outputs are of, for the
-        shape of those the detector doubts."""
+        shape of those the detector doubts. The pieces of a number are read in their context: a
+        piece both networks doubt stays `unsure` (its best guess is worth more in a number than
+        a `?`)."""
         probabilities = classifier_probabilities(outputs, self.temperature)
         order = np.argsort(-probabilities, axis=1)[:, : ALTERNATIVES + 1]
         ranked = np.take_along_axis(probabilities, order, axis=1)
@@ -146,6 +152,8 @@ class VerdictPolicy:
             if self.doubt_above is not None:
                 doubted = detector > self.doubt_above
                 verdicts[doubted] = "unsure"
+                if not pieces_of_a_number:  # neither network stands by it: no digit
+                    refused |= doubted & (confidence < self.unsure_below)
                 if inputs is not None:  # the shape of those doubted, and not refused already
                     for row in np.flatnonzero(doubted & ~refused):
                         refused[row] = not drawn_as_strokes(inputs[row])
