@@ -30,6 +30,15 @@ def _sample(image: np.ndarray) -> tuple[np.ndarray, float]:
     return sample, float(np.median(sample))
 
 
+def _assert_only_the_seven(ink: np.ndarray, top: int, left: int) -> None:
+    """The cleaned ink is the 7 of `_seven` alone (rows 90-230, columns 90-211 of a sheet lying
+    at `top`, `left`): no frame, desk or ruled line around it."""
+    rows = np.flatnonzero((ink > 64).any(axis=1))
+    cols = np.flatnonzero((ink > 64).any(axis=0))
+    assert rows[0] >= top + 85 and rows[-1] <= top + 235
+    assert cols[0] >= left + 85 and cols[-1] <= left + 215
+
+
 def test_clean_pictures_are_not_photos_whatever_their_ink() -> None:
     dense = np.zeros((64, 64), np.uint8)
     dense[:, :40] = 255  # more ink than background, as in a bold binary digit
@@ -66,11 +75,7 @@ def test_a_sheet_on_a_desk_is_cleaned_to_the_digit_alone() -> None:
     assert looks_like_photo(*_sample(photo))
 
     ink = clean_photo(photo, dark_ink=False)  # the desk is most of the picture's border
-    rows = np.flatnonzero((ink > 64).any(axis=1))
-    cols = np.flatnonzero((ink > 64).any(axis=0))
-    # Only the 7 (rows 90-230, columns 90-211 of the sheet, which lies at 60, 80): no frame.
-    assert rows[0] >= 60 + 85 and rows[-1] <= 60 + 235
-    assert cols[0] >= 80 + 85 and cols[-1] <= 80 + 215
+    _assert_only_the_seven(ink, top=60, left=80)
     clean = normalise_digit(_seven())
     assert np.abs(normalise_digit(photo) - clean).mean() < 0.08
 
@@ -86,11 +91,7 @@ def test_ruled_lines_of_a_small_sheet_on_a_desk_are_removed() -> None:
     rng = np.random.default_rng(3)
     photo = np.clip(photo + rng.normal(0, 6, photo.shape), 0, 255).astype(np.uint8)
     ink = clean_photo(photo, dark_ink=False)
-    rows = np.flatnonzero((ink > 64).any(axis=1))
-    cols = np.flatnonzero((ink > 64).any(axis=0))
-    # Only the 7 (rows 90-230, columns 90-211 of the sheet, which lies at 110, 150): no lines.
-    assert rows[0] >= 110 + 85 and rows[-1] <= 110 + 235
-    assert cols[0] >= 150 + 85 and cols[-1] <= 150 + 215
+    _assert_only_the_seven(ink, top=110, left=150)
 
 
 def test_a_small_sheet_on_a_desk_is_cleaned_to_the_digit_alone() -> None:
@@ -102,11 +103,7 @@ def test_a_small_sheet_on_a_desk_is_cleaned_to_the_digit_alone() -> None:
     photo = np.clip(photo + rng.normal(0, 6, photo.shape), 0, 255).astype(np.uint8)
     assert looks_like_photo(*_sample(photo))
     ink = clean_photo(photo, dark_ink=False)
-    rows = np.flatnonzero((ink > 64).any(axis=1))
-    cols = np.flatnonzero((ink > 64).any(axis=0))
-    # Only the 7 (rows 90-230, columns 90-211 of the sheet, which lies at 200, 180).
-    assert rows[0] >= 200 + 85 and rows[-1] <= 200 + 235
-    assert cols[0] >= 180 + 85 and cols[-1] <= 180 + 215
+    _assert_only_the_seven(ink, top=200, left=180)
 
 
 def test_a_sheet_on_a_flat_desk_is_a_photo() -> None:
