@@ -87,11 +87,16 @@ def _sheet_like(mask: np.ndarray) -> bool:
     """Whether a mask fills some of the picture and much of its own box, as a sheet does."""
     if mask.mean() < SHEET_SHARE:
         return False
-    mask = ndimage.binary_fill_holes(mask)  # shadows inside the sheet fall on the desk's side
+    # Shadows inside the sheet fall on the desk's side: fill them in.
+    return _fills_box(ndimage.binary_fill_holes(mask), SHEET_FILL)
+
+
+def _fills_box(mask: np.ndarray, share: float) -> bool:
+    """Whether a mask that holds something covers at least `share` of its own bounding box."""
     rows = np.flatnonzero(mask.any(axis=1))
     cols = np.flatnonzero(mask.any(axis=0))
     box = (rows[-1] - rows[0] + 1) * (cols[-1] - cols[0] + 1)
-    return bool(mask.sum() >= SHEET_FILL * box)
+    return bool(mask.sum() >= share * box)
 
 
 def _work_copy(gray: np.ndarray) -> np.ndarray:
@@ -167,12 +172,7 @@ def _sheet_sized(light: np.ndarray) -> bool:
     share = float(light.mean())
     if share >= MIN_SHEET:
         return True
-    if share < SMALL_SHEET:
-        return False
-    rows = np.flatnonzero(light.any(axis=1))
-    cols = np.flatnonzero(light.any(axis=0))
-    box = (rows[-1] - rows[0] + 1) * (cols[-1] - cols[0] + 1)
-    return bool(light.sum() >= SMALL_SHEET_FILL * box)
+    return share >= SMALL_SHEET and _fills_box(light, SMALL_SHEET_FILL)
 
 
 def _at_desk_level(
