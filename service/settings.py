@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     )
     device: str = Field("auto", description="auto (CUDA when present), cpu, cuda, cuda:1 ...")
     torch_threads: int = Field(1, ge=1, description="intra-op threads for the forward pass")
+    onnxruntime: bool = Field(
+        True,
+        description="on the CPU, run the forward pass in ONNX Runtime (false: in torch)",
+    )
     detector_path: Path = Field(
         DEFAULT_DETECTOR_PATH, description="the not-a-digit detector's weights (.json beside)"
     )

@@ -242,6 +242,13 @@ class ModelSummary(TypedDict):
     sha256: str
     parameters: int
     test_accuracy: float | None
+    engine: Annotated[
+        str,
+        Field(
+            description="what runs the forward pass: ONNX Runtime on the CPU, else torch",
+            examples=["onnxruntime 1.32.0"],
+        ),
+    ]
 
 
 class Health(TypedDict):

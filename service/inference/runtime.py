@@ -42,7 +42,7 @@ from service.inference.errors import (
     UnknownVersionError,
     VersionLoadError,
 )
-from service.inference.predictor import Predictor
+from service.inference.predictor import make_predictor
 from service.inference.reading import (
     best_reading,
     clearly_several_digits,
@@ -74,6 +74,7 @@ class ServedModel:
     info: ModelInfo
     predict: PredictFn  # the batch forward pass of these weights (also the batcher's grouping key)
     policy: VerdictPolicy  # this version's fitted verdict numbers
+    engine: str  # what runs predict: "onnxruntime 1.32.0", "torch 2.14.1"
 
 
 @dataclass
@@ -166,17 +167,26 @@ class ModelRuntime:
             self.detector_info.sha256 if self.detector_info else None,
             self.settings.verdicts,
         )
-        predictor = Predictor(model, self.device, self.detector if policy.uses_detector else None)
+        predictor, engine = make_predictor(
+            model,
+            weights,
+            self.device,
+            self.detector if policy.uses_detector else None,
+            self.settings.detector_path,
+            self.settings.onnxruntime,
+            self.settings.torch_threads,
+        )
         predictor.warm_up(self.settings.max_batch_size)
         logger.info(
-            "model version %d loaded from %s (sha256 %s…) on %s in %.2fs",
+            "model version %d loaded from %s (sha256 %s…) on %s with %s in %.2fs",
             version,
             info.path,
             info.sha256[:12],
             self.device,
+            engine,
             time.perf_counter() - started,
         )
-        return ServedModel(version, info, predictor.predict, policy)
+        return ServedModel(version, info, predictor.predict, policy, engine)
 
     def _serve(self, model: ServedModel) -> None:
         previous = self.served

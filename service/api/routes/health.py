@@ -37,6 +37,7 @@ async def health(runtime: Runtime) -> FastJSONResponse:
         sha256=info.sha256,
         parameters=info.parameters,
         test_accuracy=info.test_accuracy,
+        engine=served.engine,
     )
     return FastJSONResponse(
         Health(status="ok", model_loaded=True, device=runtime.device_name, model=model)
