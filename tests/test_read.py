@@ -17,12 +17,7 @@ from service.api.factory import create_app
 from service.api.schemas import EXAMPLE_NUMBER, READ_EXAMPLE, SEVERAL_DIGITS_HINT
 from service.imaging.normalise import find_ink, to_gray
 from service.imaging.segment import single_digit
-from service.inference.reading import (
-    CLEAR_DIGIT,
-    clearly_several_digits,
-    holds_several_digits,
-    worth_a_second_look,
-)
+from service.inference.reading import CLEAR_DIGIT, clearly_several_digits, holds_several_digits
 from service.inference.verdict import Readings, Verdict
 from tests.conftest import make_settings
 from tests.test_api import metric
@@ -199,34 +194,6 @@ def test_digits_pressed_together_get_several_digits_from_a_second_look(
     assert not looks_several
     body = client.post("/predict", content=pair.png, headers=PNG).json()
     assert body["verdict"] == "several_digits" and body["hint"] == SEVERAL_DIGITS_HINT
-
-
-def test_a_pair_read_as_one_confident_digit_gets_a_second_look(
-    client: TestClient, unchecked: TestClient, mnist_dir
-) -> None:
-    """A "41" pressed together reads as a 4 the classifier is sure of; the detector does not find
-    it clearly a digit and its ink is nearly as wide as tall, so /predict reads its pieces."""
-    source = mnist_source(mnist_dir)
-    pair = compose(source, [27, 29], "touching", "rgb-black-on-white", np.random.default_rng(5))
-    assert pair.text == "41"
-    as_one = unchecked.post("/predict", content=pair.png, headers=PNG).json()
-    assert as_one["verdict"] == "digit" and as_one["digit"] == 4
-    body = client.post("/predict", content=pair.png, headers=PNG).json()
-    assert body["verdict"] == "several_digits" and body["hint"] == SEVERAL_DIGITS_HINT
-
-
-def test_which_images_get_a_second_look() -> None:
-    """Any image that reads as no confident digit; a confident digit only when the detector
-    does not find it clearly one and its ink is nearly as wide as tall (and never without a detector)."""
-    wide, narrow = np.zeros((40, 40), dtype=bool), np.zeros((40, 40), dtype=bool)
-    wide[5:35, 5:35] = True
-    narrow[5:35, 15:25] = True
-    assert worth_a_second_look("unsure", CLEAR_DIGIT - 5, narrow)
-    assert worth_a_second_look("not_a_digit", CLEAR_DIGIT - 5, narrow)
-    assert worth_a_second_look("digit", CLEAR_DIGIT + 0.1, wide)
-    assert not worth_a_second_look("digit", CLEAR_DIGIT, wide)  # clearly a digit
-    assert not worth_a_second_look("digit", CLEAR_DIGIT + 0.1, narrow)  # a digit's width
-    assert not worth_a_second_look("digit", float("nan"), wide)  # VERDICTS=false: no detector
 
 
 def _readings(verdicts: list[Verdict]) -> Readings:

@@ -21,9 +21,7 @@ Pure numpy: no torch, no HTTP.
 from __future__ import annotations
 
 import numpy as np
-import numpy.typing as npt
 
-from service.imaging.normalise import ink_extent
 from service.imaging.pieces import NumberPieces
 from service.inference.verdict import NUM_CLASSES, Outputs, Readings, classifier_probabilities
 
@@ -74,13 +72,6 @@ WEIGHTS_WITHOUT_DETECTOR = np.array(
 # touching, the fitting generators' non-digits): at -4, 84 / 51 % of touching pairs several_digits
 # and 1.5 % of typeset letters; with no bar, 88 / 56 % and 6 %.
 CLEAR_DIGIT = -4.0
-# A confident `digit` gets the second look too when the detector does not find it clearly a digit
-# (logit above CLEAR_DIGIT) and its ink is at least this many times as wide as tall: a touching
-# pair pressed together that the classifier reads as one digit (a "41" as a 4). Chosen on fitting
-# sets (600 touching pairs and 600 lone digits each, MNIST training and Semeion 1-1,000): 13 of
-# MNIST's 28 pairs read that way and 14 of Semeion's 79 are found; 1.8 / 0.9 % of lone digits pay
-# for the look, none of them split.
-PRESSED_PAIR_ASPECT = 0.8
 
 
 def piece_features(pieces: NumberPieces, outputs: Outputs) -> np.ndarray:
@@ -162,21 +153,9 @@ def holds_several_digits(pieces: Readings, marks: int) -> bool:
     return len(pieces) == marks or 2 * pieces.verdicts.count("unsure") <= len(pieces)
 
 
-def worth_a_second_look(verdict: str, detector_logit: float, ink: npt.NDArray[np.bool_]) -> bool:
-    """Whether an image the geometric check passed as one digit may still be digits pressed
-    together (`ink`: its ink mask): it reads as no confident digit, or as a digit the detector
-    does not find clearly one, with ink nearly as wide as tall."""
-    if verdict != "digit":
-        return True
-    if not detector_logit > CLEAR_DIGIT:  # NaN too: without a detector no piece could pass
-        return False
-    top, bottom, left, right = ink_extent(ink)
-    return right - left >= PRESSED_PAIR_ASPECT * (bottom - top)
-
-
 def clearly_several_digits(pieces: Readings, outputs: Outputs) -> bool:
-    """The stricter test for an image given a second look (touching digits pressed together,
-    which read as no digit or as one digit not clearly one): two pieces or more, each a
+    """The stricter test for an image no wider than one digit that does not read as one (touching
+    digits pressed together, which the detector finds no digit): two pieces or more, each a
     `digit` that the detector finds clearly one (`outputs`: the pieces' raw outputs). Letters cut
     in two read as digits too, but seldom as clearly."""
     return (

@@ -47,9 +47,8 @@ from service.inference.reading import (
     best_reading,
     clearly_several_digits,
     holds_several_digits,
-    worth_a_second_look,
 )
-from service.inference.verdict import NUM_CLASSES, Outputs, Readings, VerdictPolicy
+from service.inference.verdict import Outputs, Readings, VerdictPolicy
 from service.inference.watcher import CurrentVersionWatcher, signature
 from service.settings import Settings
 from training.checkpoint import ModelInfo, ModelLoadError, load_checkpoint, load_detector
@@ -268,7 +267,7 @@ class ModelRuntime:
                     budget -= len(found.candidates)
                     pieces[index] = found
             elif check:
-                inks[index] = ink  # for a second look, should it read as doubtful
+                inks[index] = ink  # for a second look, should it read as no digit
         return Prepared(np.stack(digits), pieces, inks, budget)
 
     def _several_pieces(self, ink: Ink, budget: int) -> NumberPieces | None:
@@ -307,9 +306,8 @@ class ModelRuntime:
         """/predict's answers: each image read as one digit, and those whose pieces read as a
         number of several digits get verdict several_digits. The images and the pieces of those
         whose ink looks like several digits are one job of the batcher: one forward pass. An image
-        whose ink looks like one digit but may be digits pressed together (it reads as no digit,
-        or as a digit not clearly one and about as wide as tall) gets a second look: its pieces
-        are one more job, and must read clearly as digits."""
+        that reads as no digit although its ink looks like one (digits pressed together) gets a
+        second look: its pieces are one more job, and must read clearly as digits."""
         model = model or self.require_ready()
         parts = [prepared.digits, *(found.digits for found in prepared.pieces.values())]
         outputs = await self._outputs(np.concatenate(parts), model)
@@ -318,7 +316,7 @@ class ModelRuntime:
         for index, found, pieces, _ in self._read_each(model, prepared.pieces, outputs[count:]):
             several[index] = holds_several_digits(pieces, found.blobs)
         readings = model.policy.decide(outputs[:count], several, prepared.digits)
-        second = await self._second_look(prepared, readings, outputs[:count])
+        second = await self._second_look(prepared, readings)
         if not second:
             return readings
         looked = await self._outputs(np.concatenate([f.digits for f in second.values()]), model)
@@ -326,18 +324,10 @@ class ModelRuntime:
             several[index] = clearly_several_digits(pieces, chosen)
         return model.policy.decide(outputs[:count], several, prepared.digits)
 
-    async def _second_look(
-        self, prepared: Prepared, readings: Readings, outputs: Outputs
-    ) -> dict[int, NumberPieces]:
-        """The candidate pieces of each image whose ink looks like one digit but that may be
-        digits pressed together (reading.worth_a_second_look), within the request's budget."""
-        doubtful = [
-            index
-            for index, ink in prepared.inks.items()
-            if worth_a_second_look(
-                readings.verdicts[index], float(outputs[index, NUM_CLASSES]), ink.mask
-            )
-        ]
+    async def _second_look(self, prepared: Prepared, readings: Readings) -> dict[int, NumberPieces]:
+        """The candidate pieces of each image that reads as no digit though its ink looks like
+        one digit, within the request's budget."""
+        doubtful = [index for index in prepared.inks if readings.verdicts[index] != "digit"]
         if not doubtful:
             return {}
         inks = [prepared.inks[index] for index in doubtful]
