@@ -17,7 +17,13 @@ from service.api.factory import create_app
 from service.api.schemas import EXAMPLE_NUMBER, READ_EXAMPLE, SEVERAL_DIGITS_HINT
 from service.imaging.normalise import find_ink, to_gray
 from service.imaging.segment import single_digit
-from service.inference.reading import CLEAR_DIGIT, clearly_several_digits, holds_several_digits
+from service.inference.reading import (
+    CLEAR_DIGIT,
+    SURELY_ONE_DIGIT,
+    clearly_several_digits,
+    holds_several_digits,
+    worth_a_second_look,
+)
 from service.inference.verdict import Readings, Verdict
 from tests.conftest import make_settings
 from tests.test_api import metric
@@ -194,6 +200,16 @@ def test_digits_pressed_together_get_several_digits_from_a_second_look(
     assert not looks_several
     body = client.post("/predict", content=pair.png, headers=PNG).json()
     assert body["verdict"] == "several_digits" and body["hint"] == SEVERAL_DIGITS_HINT
+
+
+def test_a_digit_the_detector_is_sure_of_gets_no_second_look() -> None:
+    """Doubtful images are looked at again as possible pressed pairs, unless the detector finds
+    them surely one digit (then the classifier merely hesitates); without a detector, they are."""
+    assert worth_a_second_look("unsure", SURELY_ONE_DIGIT + 0.1)
+    assert worth_a_second_look("not_a_digit", 5.0)
+    assert worth_a_second_look("unsure", float("nan"))
+    assert not worth_a_second_look("unsure", SURELY_ONE_DIGIT)
+    assert not worth_a_second_look("digit", 5.0)
 
 
 def _readings(verdicts: list[Verdict]) -> Readings:

@@ -72,6 +72,13 @@ WEIGHTS_WITHOUT_DETECTOR = np.array(
 # touching, the fitting generators' non-digits): at -4, 84 / 51 % of touching pairs several_digits
 # and 1.5 % of typeset letters; with no bar, 88 / 56 % and 6 %.
 CLEAR_DIGIT = -4.0
+# An image that reads as no confident digit gets /predict's second look (is it digits pressed
+# together?) unless the detector finds it surely a digit, at or under this: then it is one digit
+# the classifier hesitates over. On fitting sets (600 touching pairs and 600 lone digits each,
+# MNIST training and Semeion 1-1,000) none of the pairs the second look finds scored under it, and
+# 30 / 19 % of the lone digits that took the look did (each look: a segmentation and a second
+# trip through the batcher, which a loaded server's tail pays for: docs/PERFORMANCE.md).
+SURELY_ONE_DIGIT = -8.0
 
 
 def piece_features(pieces: NumberPieces, outputs: Outputs) -> np.ndarray:
@@ -151,6 +158,13 @@ def holds_several_digits(pieces: Readings, marks: int) -> bool:
     if len(pieces) < 2 or "not_a_digit" in pieces.verdicts:
         return False
     return len(pieces) == marks or 2 * pieces.verdicts.count("unsure") <= len(pieces)
+
+
+def worth_a_second_look(verdict: str, detector_logit: float) -> bool:
+    """Whether an image whose ink looks like one digit may still be digits pressed together: it
+    reads as no confident digit, and the detector does not find it surely one (NaN, no detector:
+    it may be)."""
+    return verdict != "digit" and not detector_logit <= SURELY_ONE_DIGIT
 
 
 def clearly_several_digits(pieces: Readings, outputs: Outputs) -> bool:

@@ -47,8 +47,9 @@ from service.inference.reading import (
     best_reading,
     clearly_several_digits,
     holds_several_digits,
+    worth_a_second_look,
 )
-from service.inference.verdict import Outputs, Readings, VerdictPolicy
+from service.inference.verdict import NUM_CLASSES, Outputs, Readings, VerdictPolicy
 from service.inference.watcher import CurrentVersionWatcher, signature
 from service.settings import Settings
 from training.checkpoint import ModelInfo, ModelLoadError, load_checkpoint, load_detector
@@ -316,7 +317,7 @@ class ModelRuntime:
         for index, found, pieces, _ in self._read_each(model, prepared.pieces, outputs[count:]):
             several[index] = holds_several_digits(pieces, found.blobs)
         readings = model.policy.decide(outputs[:count], several, prepared.digits)
-        second = await self._second_look(prepared, readings)
+        second = await self._second_look(prepared, readings, outputs[:count])
         if not second:
             return readings
         looked = await self._outputs(np.concatenate([f.digits for f in second.values()]), model)
@@ -324,10 +325,16 @@ class ModelRuntime:
             several[index] = clearly_several_digits(pieces, chosen)
         return model.policy.decide(outputs[:count], several, prepared.digits)
 
-    async def _second_look(self, prepared: Prepared, readings: Readings) -> dict[int, NumberPieces]:
-        """The candidate pieces of each image that reads as no digit though its ink looks like
-        one digit, within the request's budget."""
-        doubtful = [index for index in prepared.inks if readings.verdicts[index] != "digit"]
+    async def _second_look(
+        self, prepared: Prepared, readings: Readings, outputs: Outputs
+    ) -> dict[int, NumberPieces]:
+        """The candidate pieces of each image that may be digits pressed together though its ink
+        looks like one digit (reading.worth_a_second_look), within the request's budget."""
+        doubtful = [
+            index
+            for index in prepared.inks
+            if worth_a_second_look(readings.verdicts[index], float(outputs[index, NUM_CLASSES]))
+        ]
         if not doubtful:
             return {}
         inks = [prepared.inks[index] for index in doubtful]
