@@ -50,7 +50,7 @@ def test_onnxruntime_answers_what_torch_answers(
     model, detector = networks
     expected = Predictor(model, CPU, detector if with_detector else None).predict(digits)
     graph = exported_graph(DEFAULT_MODEL_PATH, DEFAULT_DETECTOR_PATH if with_detector else None)
-    predictor = OnnxPredictor(graph, with_detector, threads=1)
+    predictor = OnnxPredictor(graph, threads=1)
     for size in (1, 7, len(digits)):  # any batch size: the graph's batch axis is dynamic
         got = predictor.predict(digits[:size])
         assert got.shape == (size, 11) and got.dtype == np.float32
@@ -112,7 +112,7 @@ def test_a_graph_that_answers_otherwise_is_never_served(
     weights answer: the probe batch catches it."""
     model, detector = networks
     base = DEFAULT_MODEL_PATH.parent / "base" / DEFAULT_MODEL_PATH.name
-    other = OnnxPredictor(exported_graph(base, DEFAULT_DETECTOR_PATH), True, threads=1)
+    other = OnnxPredictor(exported_graph(base, DEFAULT_DETECTOR_PATH), threads=1)
     with pytest.raises(OnnxRuntimeUnavailable, match="differ from torch's"):
         other.check_against(Predictor(model, CPU, detector).predict)
 

@@ -126,8 +126,8 @@ def test_held_out_non_digits_are_refused(api_server, kind: str) -> None:
 
 # The target is 95 % not_a_digit for every kind; pen letters, scribbles and pictures fall
 # short of it (README, "Honest answers", gives the figures and why): these floors are what each
-# kind reaches, a little under, so that a regression fails. What matters most to a person, a confident digit for a non-digit,
-# is held to at most 5 % everywhere.
+# kind reaches, a little under, so that a regression fails. What matters most to a person, a
+# confident digit for a non-digit, is held to at most 5 % everywhere.
 REFUSED_AT_LEAST = {
     "typeset letters": 0.93,
     "pen letters": 0.89,

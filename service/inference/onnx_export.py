@@ -3,8 +3,8 @@ networks as one ONNX graph, written to stdout, for service/inference/onnx_predic
 
 It runs in a child process of the service: torch's exporter leaves ~50 MB behind in the process
 that runs it (its TorchScript machinery), which a worker would carry for its whole life. The graph
-comes from the torch modules themselves (training/model.py, training/detector.py), so the .pth
-stays the one definition of the weights and nothing derived is committed. The TorchScript-based
+is traced from the torch predictor's own module (service/inference/predictor.py, BothNetworks), so
+the .pth stays the one definition of the weights and nothing derived is committed. The TorchScript-based
 exporter takes ~0.3 s; the newer torch.export-based one ~4 s per graph, and needs onnxscript.
 """
 
@@ -17,27 +17,10 @@ import warnings
 from pathlib import Path
 
 import torch
-from torch import nn
 
+from service.inference.predictor import BothNetworks
 from training.checkpoint import ModelLoadError, load_checkpoint, load_detector
-from training.detector import NotDigitNet
-from training.model import IMAGE_SIZE, MnistCNN, standardise
-
-
-class BothNetworks(nn.Module):
-    """Pixels 0-1 in, (N, 11) out: the classifier's 10 logits, then the detector's (10 without)."""
-
-    def __init__(self, model: MnistCNN, detector: NotDigitNet | None) -> None:
-        super().__init__()
-        self.model = model
-        self.detector = detector
-
-    def forward(self, digits: torch.Tensor) -> torch.Tensor:
-        batch = standardise(digits)
-        if self.detector is None:
-            logits: torch.Tensor = self.model(batch)
-            return logits
-        return torch.cat([self.model(batch), self.detector(batch).unsqueeze(1)], dim=1)
+from training.model import IMAGE_SIZE
 
 
 def export(networks: BothNetworks) -> bytes:

@@ -24,7 +24,7 @@ import numpy.typing as npt
 import onnxruntime
 
 from service.inference.predictor import check_digits, warm_up
-from service.inference.verdict import OUTPUT_WIDTH, Outputs
+from service.inference.verdict import Outputs
 from service.settings import PROJECT_ROOT
 from training.metadata import sha256_of
 from training.model import IMAGE_SIZE
@@ -70,7 +70,7 @@ def _graph_of(
 class OnnxPredictor:
     """The Predictor's interface (service/inference/predictor.py) on ONNX Runtime, CPU only."""
 
-    def __init__(self, graph: bytes, with_detector: bool, threads: int) -> None:
+    def __init__(self, graph: bytes, threads: int) -> None:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -81,18 +81,12 @@ class OnnxPredictor:
             )
         except Exception as error:  # ORT's own exception types, one per kind of bad graph
             raise OnnxRuntimeUnavailable(f"ONNX Runtime cannot load the graph: {error}") from error
-        self._with_detector = with_detector
 
     def predict(self, digits: npt.NDArray[np.float32]) -> Outputs:
         """Raw outputs for a batch of digits with pixels 0-1, as returned by the preprocessing."""
         check_digits(digits)
         batch = np.ascontiguousarray(digits, dtype=np.float32)[:, np.newaxis]
-        logits = self._session.run(None, {"digits": batch})[0]
-        if self._with_detector:
-            outputs: Outputs = logits
-            return outputs
-        outputs = np.full((len(digits), OUTPUT_WIDTH), np.nan, dtype=np.float32)
-        outputs[:, :-1] = logits
+        outputs: Outputs = self._session.run(None, {"digits": batch})[0]
         return outputs
 
     def check_against(self, reference: Callable[[npt.NDArray[np.float32]], Outputs]) -> None:

@@ -19,8 +19,9 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 import torch
+from torch import nn
 
-from service.inference.verdict import OUTPUT_WIDTH, Outputs
+from service.inference.verdict import Outputs
 from training.detector import NotDigitNet
 from training.model import IMAGE_SIZE, MnistCNN, standardise
 
@@ -44,16 +45,35 @@ def warm_up(predict: Callable[[npt.NDArray[np.float32]], Outputs], max_batch_siz
         predict(np.zeros((size, IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32))
 
 
+class BothNetworks(nn.Module):
+    """Pixels 0-1 in, (N, 11) out: the classifier's 10 logits, then the detector's logit (NaN
+    without a detector). The one forward pass both engines run: torch here, ONNX Runtime the
+    graph service/inference/onnx_export.py traces from this module."""
+
+    def __init__(self, model: MnistCNN, detector: NotDigitNet | None) -> None:
+        super().__init__()
+        self.model = model
+        self.detector = detector
+
+    def forward(self, digits: torch.Tensor) -> torch.Tensor:
+        batch = standardise(digits)
+        logits: torch.Tensor = self.model(batch)
+        if self.detector is None:
+            # NaN times a logit is NaN: a column as long as the batch, which stays dynamic in
+            # an exported graph (a constant would be traced at the example's batch size).
+            return torch.cat([logits, logits[:, :1] * float("nan")], dim=1)
+        return torch.cat([logits, self.detector(batch).unsqueeze(1)], dim=1)
+
+
 class Predictor:
     def __init__(
         self, model: MnistCNN, device: torch.device, detector: NotDigitNet | None = None
     ) -> None:
         # Channels-last lets oneDNN run the convolutions without converting layouts on every call:
         # half the CPU time of a batch of 16-64 (measured in docs/PERFORMANCE.md).
-        self.model = model.eval().to(memory_format=torch.channels_last)
-        self.detector = (
-            detector.eval().to(memory_format=torch.channels_last) if detector is not None else None
-        )
+        self.networks = BothNetworks(
+            model.eval(), detector.eval() if detector is not None else None
+        ).to(memory_format=torch.channels_last)
         self.device = device
 
     @torch.inference_mode()
@@ -61,11 +81,7 @@ class Predictor:
         """Raw outputs for a batch of digits with pixels 0-1, as returned by the preprocessing."""
         check_digits(digits)
         batch = torch.from_numpy(np.ascontiguousarray(digits, dtype=np.float32)).to(self.device)
-        batch = standardise(batch.unsqueeze(1)).to(memory_format=torch.channels_last)
-        outputs = torch.full((len(digits), OUTPUT_WIDTH), float("nan"), device=self.device)
-        outputs[:, :-1] = self.model(batch)
-        if self.detector is not None:
-            outputs[:, -1] = self.detector(batch)
+        outputs = self.networks(batch.unsqueeze(1).to(memory_format=torch.channels_last))
         result: Outputs = outputs.cpu().numpy()
         return result
 
@@ -95,7 +111,7 @@ def make_predictor(
         return with_torch, f"torch {torch.__version__}"
     try:
         graph = onnx_predictor.exported_graph(weights, detector_weights if detector else None)
-        with_onnx = onnx_predictor.OnnxPredictor(graph, detector is not None, threads)
+        with_onnx = onnx_predictor.OnnxPredictor(graph, threads)
         with_onnx.check_against(with_torch.predict)
     except onnx_predictor.OnnxRuntimeUnavailable as error:
         logger.warning("ONNX Runtime is not used (%s): the forward pass runs in torch", error)
