@@ -75,7 +75,9 @@ def looks_like_photo(sample: np.ndarray, background: float) -> bool:
     if background > 127:
         return False  # the far side is dark: ink, or a picture, never a sheet lighter than its desk
     far_side = ~paper_side
-    return _sheet_like(far_side) and _spread(values[far_side], float(np.median(values[far_side])))
+    # The spread first: it is cheap, and a canvas's strokes (one flat colour) fail it, so the
+    # filling of holes never runs for them.
+    return _spread(values[far_side], float(np.median(values[far_side]))) and _sheet_like(far_side)
 
 
 def _spread(values: np.ndarray, level: float) -> bool:
