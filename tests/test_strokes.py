@@ -49,13 +49,19 @@ def test_digits_are_strokes_and_blots_and_speckles_are_not(
     assert not drawn_as_strokes(blot) and not drawn_as_strokes(speckles)
 
 
-def test_a_doubted_input_that_is_no_strokes_is_refused_and_a_confident_one_is_not() -> None:
+def test_an_input_not_clearly_a_digit_that_is_no_strokes_is_refused() -> None:
     policy = VerdictPolicy(not_a_digit_above=4.0, doubt_above=1.0, unsure_below=0.0)
     blot = _input(lambda d: d.ellipse([30, 30, 170, 160], fill=255))
     one = _input(lambda d: d.line([(100, 20), (95, 180)], 255, 14))
-    outputs = np.zeros((3, 11), np.float32)
+    outputs = np.zeros((4, 11), np.float32)
     outputs[:, 0] = 10.0
-    outputs[:, 10] = [2.0, 2.0, -3.0]  # doubted, doubted, a confident digit to the detector
-    inputs = np.stack([blot, one, blot])
-    assert policy.decide(outputs, inputs=inputs).verdicts == ["not_a_digit", "unsure", "digit"]
-    assert policy.decide(outputs).verdicts == ["unsure", "unsure", "digit"]  # no inputs, no shape
+    # Doubted; doubted; not clearly a digit to the detector (above SHAPE_CHECKED_ABOVE, -1, but
+    # not doubted); clearly a digit to it: its shape is not looked at.
+    outputs[:, 10] = [2.0, 2.0, 0.0, -3.0]
+    inputs = np.stack([blot, one, blot, blot])
+    verdicts = policy.decide(outputs, inputs=inputs).verdicts
+    assert verdicts == ["not_a_digit", "unsure", "not_a_digit", "digit"]
+    assert policy.decide(outputs).verdicts == ["unsure", "unsure", "digit", "digit"]  # no shape
+    # A piece of a number has its shape looked at only when doubted: its neighbours vouch for it.
+    pieces = policy.decide(outputs, inputs=inputs, pieces_of_a_number=True).verdicts
+    assert pieces == ["not_a_digit", "unsure", "digit", "digit"]

@@ -124,7 +124,7 @@ def test_held_out_non_digits_are_refused(api_server, kind: str) -> None:
     assert figures["digit"] <= CONFIDENT_AT_MOST[kind]
 
 
-# The target is 95 % not_a_digit for every kind; pen letters, scribbles and pictures fall
+# The target is 95 % not_a_digit for every kind; pen letters and scribbles fall
 # short of it (README, "Honest answers", gives the figures and why): these floors are what each
 # kind reaches, a little under, so that a regression fails. What matters most to a person, a
 # confident digit for a non-digit, is held to at most 5 % everywhere.
@@ -134,7 +134,7 @@ REFUSED_AT_LEAST = {
     "scribbles": 0.90,
     "shapes": 0.93,
     "doodles": 0.95,
-    "pictures": 0.91,
+    "pictures": 0.94,
 }
 CONFIDENT_AT_MOST = dict.fromkeys(KINDS, 0.05)
 

@@ -4,7 +4,8 @@ A pure function of the model's inputs (pixels 0-1, as normalise.py makes them). 
 two pen strokes (a 4 or a 5 may come in two or three pieces); its thickest part, at MNIST's 20-pixel
 digit height, is a stroke a few pixels wide. Pictures that the not-a-digit detector only doubts
 are often neither: speckled textures falling apart into many marks, filled silhouettes and blots.
-service/inference/verdict.py refuses a doubted input that is not drawn as strokes.
+service/inference/verdict.py refuses an input the detector does not find clearly a digit that is
+not drawn as strokes.
 
 Thresholds chosen on issue 14's check split (MNIST train 55,000-59,999, Semeion lines 701-1,000,
 the held-out generators, seed 0): among the pictures the detector doubted but did not refuse, 24 %
