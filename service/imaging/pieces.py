@@ -77,10 +77,11 @@ def number_pieces(ink: Ink, max_pieces: int, max_candidates: int) -> NumberPiece
         costs, height = _split_blob(marks, blob, primitive, start, usual_width)
         cut_cost += [*costs, 0.0]
         spans.append((start, len(cut_cost) - 1, height))
+    owners = _Owners.of(primitive, mask, marks.grid, len(cut_cost) - 1)
     runs = [
         (first, last, aspect, height)
         for start, end, height in spans
-        for first, last, aspect in _runs(primitive, start, end, height)
+        for first, last, aspect in _runs(owners, start, end, height)
     ]
     if len(runs) > max_candidates:
         raise TooManyPiecesError(
@@ -88,7 +89,6 @@ def number_pieces(ink: Ink, max_pieces: int, max_candidates: int) -> NumberPiece
             f"score, over the limit of {max_candidates}); leave gaps between the digits or send "
             "fewer of them"
         )
-    owners = _Owners.of(primitive, mask, marks.grid, len(cut_cost) - 1)
     candidates, digits = [], []
     for first, last, aspect, height in runs:
         digit, box = _piece(ink, mask, owners, first, last)
@@ -126,8 +126,8 @@ def _split_blob(
     its height that is also wider than a digit: wider than tall, or clearly wider than the
     drawing's other blobs (the writer's own digit width), or the only blob."""
     top, bottom, left, right = blob_box(marks, blob)
-    members = np.flatnonzero(marks.blob_of == blob) + 1
-    cells = np.isin(marks.components.labels[top:bottom, left:right], members)
+    in_blob = np.concatenate([[False], marks.blob_of == blob])  # by label; 0 is no ink
+    cells = in_blob[marks.components.labels[top:bottom, left:right]]
     height = _local_height(cells)
     width = right - left
     # Touching digits make a blob as tall as a digit and wider than one.
@@ -149,22 +149,18 @@ def _split_blob(
     return costs, height
 
 
-def _runs(
-    primitive: np.ndarray, start: int, end: int, height: float
-) -> list[tuple[int, int, float]]:
+def _runs(owners: _Owners, start: int, end: int, height: float) -> list[tuple[int, int, float]]:
     """(first, last, width / height) of each run of a blob's primitives that could be one digit."""
     runs = []
     for first in range(start, end):
         for last in range(first + 1, min(end, first + MAX_SPAN) + 1):
-            cols = np.flatnonzero(((primitive >= first) & (primitive < last)).any(axis=0))
-            aspect = float(cols[-1] - cols[0] + 1) / height
+            aspect = owners.width(first, last) / height
             whole = first == start and last == end  # the blob as one digit: always a candidate
             if last - first > 1 and aspect > MAX_WIDTH and not whole:
                 break
             runs.append((first, last, aspect))
     if end - start > MAX_SPAN:
-        cols = np.flatnonzero(((primitive >= start) & (primitive < end)).any(axis=0))
-        runs.append((start, end, float(cols[-1] - cols[0] + 1) / height))
+        runs.append((start, end, owners.width(start, end) / height))
     return runs
 
 
@@ -193,6 +189,10 @@ class _Owners:
         owner = primitive[rows, cols]
         box = boxes(owner, rows, cols, cols + 1, count, primitive.shape)
         return cls(pixels, *box, scale, (top, left))
+
+    def width(self, first: int, last: int) -> float:
+        """The width in cells of primitives [first, last) together."""
+        return float(self.right[first:last].max() - self.left[first:last].min())
 
 
 def _piece(
