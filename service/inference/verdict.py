@@ -45,10 +45,10 @@ ALTERNATIVE_ABOVE = 0.05  # a runner-up is named only when its probability is ab
 # page's old "uncertain" line.
 DEFAULT_UNSURE_BELOW = 0.6
 # The shape of an input (service/imaging/strokes.py) is checked when the detector's logit is above
-# this: not only the inputs it doubts (above doubt_above, 1.5) but those it does not find clearly
-# digits. On issue 14's check split, of the held-out pictures scoring between -1 and 1.5, 9 of 20
-# are blots or textures, against 1 of MNIST's 25 check digits there and none of Semeion's 3;
-# between -4 and -1, none of 6 pictures and 2 of MNIST's 71 digits.
+# this: not only the inputs it doubts (above doubt_above, 1.45 for the served model) but those it
+# does not find clearly digits. On issue 14's check split, of the held-out pictures scoring between
+# -1 and 1.5, 9 of 20 are blots or textures, against 1 of MNIST's 25 check digits there and none of
+# Semeion's 3; between -4 and -1, none of 6 pictures and 2 of MNIST's 71 digits.
 SHAPE_CHECKED_ABOVE = -1.0
 
 Outputs = npt.NDArray[np.float32]  # (N, 11)
