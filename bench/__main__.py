@@ -228,6 +228,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10, help="per concurrency level")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 64])
     parser.add_argument("--targets", nargs="+", default=list(TARGETS), choices=list(TARGETS))
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run the targets this many times, in reverse order every other round, and print "
+        "each round's table and ratios: this machine's speed drifts within a run, and the first "
+        "target of a run is often low, so compare within rounds and across orders",
+    )
     args = parser.parse_args()
     if not uses_wrk():
         # Measured on a 2-core host: the Python client drove the framework floor to 280 req/s at
@@ -251,18 +259,25 @@ def main() -> None:
             f"{args.seconds:g} s per level; {os.cpu_count()} cores; {platform.platform()}"
         )
         runs = []
-        for name in args.targets:
-            sent = drawn_numbers if name == READ_TARGET else bodies
-            run = measure(name, sent, args.concurrency, args.seconds)
-            print(
-                f"{name}: up in {run['startup_s']:.2f} s, RSS after the run {run['rss_mb']:.0f} MB",
-                flush=True,
-            )
-            runs.append(run)
-    print()
-    print(table(runs))
-    print()
-    print(ratios(runs))
+        for round_ in range(args.rounds):
+            order = args.targets if round_ % 2 == 0 else args.targets[::-1]
+            if args.rounds > 1:
+                print(f"\nround {round_ + 1} of {args.rounds}", flush=True)
+            measured = []
+            for name in order:
+                sent = drawn_numbers if name == READ_TARGET else bodies
+                run = measure(name, sent, args.concurrency, args.seconds) | {"round": round_ + 1}
+                print(
+                    f"{name}: up in {run['startup_s']:.2f} s, "
+                    f"RSS after the run {run['rss_mb']:.0f} MB",
+                    flush=True,
+                )
+                measured.append(run)
+            print()
+            print(table(measured))
+            print()
+            print(ratios(measured))
+            runs += measured
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / time.strftime("bench-%Y%m%d-%H%M%S.json")
     out.write_text(
