@@ -77,11 +77,11 @@ def number_pieces(ink: Ink, max_pieces: int, max_candidates: int) -> NumberPiece
         costs, height = _split_blob(marks, blob, primitive, start, usual_width)
         cut_cost += [*costs, 0.0]
         spans.append((start, len(cut_cost) - 1, height))
-    owners = _Owners.of(primitive, mask, marks.grid, len(cut_cost) - 1)
+    cell_boxes = _CellBoxes.of(primitive, len(cut_cost) - 1)
     runs = [
         (first, last, aspect, height)
         for start, end, height in spans
-        for first, last, aspect in _runs(owners, start, end, height)
+        for first, last, aspect in _runs(cell_boxes, start, end, height)
     ]
     if len(runs) > max_candidates:
         raise TooManyPiecesError(
@@ -89,6 +89,7 @@ def number_pieces(ink: Ink, max_pieces: int, max_candidates: int) -> NumberPiece
             f"score, over the limit of {max_candidates}); leave gaps between the digits or send "
             "fewer of them"
         )
+    owners = _Owners.of(primitive, mask, marks.grid, cell_boxes)
     candidates, digits = [], []
     for first, last, aspect, height in runs:
         digit, box = _piece(ink, mask, owners, first, last)
@@ -149,19 +150,41 @@ def _split_blob(
     return costs, height
 
 
-def _runs(owners: _Owners, start: int, end: int, height: float) -> list[tuple[int, int, float]]:
+def _runs(
+    cell_boxes: _CellBoxes, start: int, end: int, height: float
+) -> list[tuple[int, int, float]]:
     """(first, last, width / height) of each run of a blob's primitives that could be one digit."""
     runs = []
     for first in range(start, end):
         for last in range(first + 1, min(end, first + MAX_SPAN) + 1):
-            aspect = owners.width(first, last) / height
+            aspect = cell_boxes.width(first, last) / height
             whole = first == start and last == end  # the blob as one digit: always a candidate
             if last - first > 1 and aspect > MAX_WIDTH and not whole:
                 break
             runs.append((first, last, aspect))
     if end - start > MAX_SPAN:
-        runs.append((start, end, owners.width(start, end) / height))
+        runs.append((start, end, cell_boxes.width(start, end) / height))
     return runs
+
+
+@dataclass(frozen=True)
+class _CellBoxes:
+    """Each primitive's box in cells, from the grid of primitives: made once per drawing, before
+    any pixel-level work, so that a drawing offering too many candidates is refused cheaply."""
+
+    top: np.ndarray  # per primitive, its first row of cells
+    bottom: np.ndarray  # … its last row + 1
+    left: np.ndarray
+    right: np.ndarray
+
+    @classmethod
+    def of(cls, primitive: np.ndarray, count: int) -> _CellBoxes:
+        rows, cols = np.nonzero(primitive >= 0)
+        return cls(*boxes(primitive[rows, cols], rows, cols, cols + 1, count, primitive.shape))
+
+    def width(self, first: int, last: int) -> float:
+        """The width in cells of primitives [first, last) together."""
+        return float(self.right[first:last].max() - self.left[first:last].min())
 
 
 @dataclass(frozen=True)
@@ -171,28 +194,18 @@ class _Owners:
     comparison on the pixels of its own box."""
 
     pixels: np.ndarray  # int32, the grid's cells scaled back to pixels and cut to the image
-    top: np.ndarray  # per primitive, its first row of cells
-    bottom: np.ndarray  # … its last row + 1
-    left: np.ndarray
-    right: np.ndarray
+    cells: _CellBoxes
     scale: int
     origin: tuple[int, int]  # the image pixel of pixels[0, 0]
 
     @classmethod
-    def of(cls, primitive: np.ndarray, mask: np.ndarray, grid: Grid, count: int) -> _Owners:
+    def of(cls, primitive: np.ndarray, mask: np.ndarray, grid: Grid, cells: _CellBoxes) -> _Owners:
         scale, top, left = grid.scale, grid.top, grid.left
         pixels = np.repeat(np.repeat(primitive, scale, axis=0), scale, axis=1)
         pixels = pixels[: mask.shape[0] - top, : mask.shape[1] - left]
         height, width = pixels.shape
         pixels = np.where(mask[top : top + height, left : left + width], pixels, -1)
-        rows, cols = np.nonzero(primitive >= 0)
-        owner = primitive[rows, cols]
-        box = boxes(owner, rows, cols, cols + 1, count, primitive.shape)
-        return cls(pixels, *box, scale, (top, left))
-
-    def width(self, first: int, last: int) -> float:
-        """The width in cells of primitives [first, last) together."""
-        return float(self.right[first:last].max() - self.left[first:last].min())
+        return cls(pixels, cells, scale, (top, left))
 
 
 def _piece(
@@ -200,10 +213,11 @@ def _piece(
 ) -> tuple[np.ndarray, Box]:
     """The 28×28 input and the pixel box of primitives [first, last)."""
     scale = owners.scale
-    top = int(owners.top[first:last].min()) * scale
-    left = int(owners.left[first:last].min()) * scale
-    bottom = int(owners.bottom[first:last].max()) * scale
-    right = int(owners.right[first:last].max()) * scale
+    cells = owners.cells
+    top = int(cells.top[first:last].min()) * scale
+    left = int(cells.left[first:last].min()) * scale
+    bottom = int(cells.bottom[first:last].max()) * scale
+    right = int(cells.right[first:last].max()) * scale
     window = owners.pixels[top:bottom, left:right]
     own = (window >= first) & (window < last)
     ink_rows = np.flatnonzero(own.any(axis=1))
