@@ -117,16 +117,20 @@ def _coarse(picture: np.ndarray) -> np.ndarray:
     return np.asarray(Image.fromarray(picture).resize(size, Image.Resampling.BOX), np.float32)
 
 
-def _otsu(values: np.ndarray) -> float:
-    """The grey level that best splits `values` (0-255) into a dark and a light class."""
+def _otsu(values: np.ndarray) -> float | None:
+    """The grey level that best splits `values` (0-255) into a dark and a light class; None when
+    they hold a single level (flat colour), which no level splits."""
     counts = np.bincount(np.clip(values, 0, 255).astype(np.int64).ravel(), minlength=256)
     levels = np.arange(256, dtype=np.float64)
     below = np.cumsum(counts)
     mass = np.cumsum(counts * levels)
     above = below[-1] - below
+    splits = (below > 0) & (above > 0)
+    if not splits.any():
+        return None
     with np.errstate(divide="ignore", invalid="ignore"):
         spread = (mass[-1] * below - mass * below[-1]) ** 2 / (below * above)
-    return float(np.nanargmax(np.where((below > 0) & (above > 0), spread, np.nan)))
+    return float(np.nanargmax(np.where(splits, spread, np.nan)))
 
 
 def _surround(picture: np.ndarray) -> np.ndarray | None:
@@ -143,6 +147,8 @@ def _surround(picture: np.ndarray) -> np.ndarray | None:
     ring[[0, -1], :] = ring[:, [0, -1]] = True
     level = _otsu(coarse)
     for _ in range(2):
+        if level is None:
+            return None  # one flat level: nothing to tell a desk from
         dark = coarse <= level
         if not (dark.any() and _sheet_sized(~dark)):
             return None  # all sheet, or no sheet (light strokes on a dark board are not one)
