@@ -262,44 +262,49 @@ class ModelRuntime:
     def _preprocess_all(self, images: Sequence[RawImage], check: bool) -> Prepared:
         settings = self.settings
         digits, pieces, inks = [], {}, {}
-        budget = settings.max_queue // 4  # pieces one request may add to its batcher job
         for index, image in enumerate(images):
             ink = find_ink(to_gray(image, settings.max_image_pixels))
             digit, looks_several = single_digit(ink, check)
             digits.append(digit)
             if looks_several:
-                found = self._several_pieces(ink, budget)
+                found = self._several_pieces(ink)
                 if found is not None:
-                    budget -= len(found.candidates)
                     pieces[index] = found
             elif check:
                 inks[index] = ink  # for a second look, should it read as no digit
-        return Prepared(np.stack(digits), pieces, inks, budget)
+        return Prepared(np.stack(digits), pieces, inks)
 
-    def _several_pieces(self, ink: Ink, budget: int) -> NumberPieces | None:
+    def _several_pieces(self, ink: Ink) -> NumberPieces | None:
         """The candidate pieces of an image /predict reads as a number, or None when it offers
-        more than a number's worth, or more than the request's remaining budget."""
+        more than a number's worth."""
         try:
-            found = number_pieces(ink, self.settings.max_read_digits, SEVERAL_CANDIDATES)
+            return number_pieces(ink, self.settings.max_read_digits, SEVERAL_CANDIDATES)
         except InputError:
             # Marks beyond reading as a number, or a piece too thin to see at 28×28: the image
             # was read as one digit all the same, and its own verdict stands.
             return None
-        return found if len(found.candidates) <= budget else None
 
-    def _pieces_within_budget(self, inks: list[Ink], budget: int) -> list[NumberPieces | None]:
-        found = []
-        for ink in inks:
-            pieces = self._several_pieces(ink, budget)
-            budget -= len(pieces.candidates) if pieces else 0
-            found.append(pieces)
-        return found
+    def _pieces_of_each(self, inks: list[Ink]) -> list[NumberPieces | None]:
+        return [self._several_pieces(ink) for ink in inks]
 
     async def _outputs(self, digits: Digits, model: ServedModel) -> Outputs:
         """(N, 11) raw outputs of `model` (the one a request took at its start), through the
         shared batcher."""
         assert self.batcher is not None
         return await self.batcher.submit(digits, model.predict)
+
+    async def _outputs_in_jobs(self, digits: Digits, model: ServedModel, images: int) -> Outputs:
+        """(N, 11) raw outputs of a request's images (the first `images` rows) and the pieces it
+        checks for several digits: the images and up to a quarter of the queue's worth of pieces in
+        one job, the rest in jobs of that size, one after another. A batch of numbers neither fills
+        the queue (which would refuse it, or others) nor leaves its later images unchecked: each
+        image of /predict/batch gets the verdict /predict gives it alone."""
+        size = max(1, self.settings.max_queue // 4)
+        first = images + size
+        jobs = [digits[:first], *(digits[i : i + size] for i in range(first, len(digits), size))]
+        if len(jobs) == 1:
+            return await self._outputs(digits, model)
+        return np.concatenate([await self._outputs(job, model) for job in jobs])
 
     async def predict(self, digits: Digits, model: ServedModel | None = None) -> Readings:
         """What `model` (default: the one serving now) reads in preprocessed digits."""
@@ -311,13 +316,14 @@ class ModelRuntime:
     ) -> Readings:
         """/predict's answers: each image read as one digit, and those whose pieces read as a
         number of several digits get verdict several_digits. The images and the pieces of those
-        whose ink looks like several digits are one job of the batcher: one forward pass. An image
-        that reads as no digit although its ink looks like one (digits pressed together) gets a
-        second look: its pieces are one more job, and must read clearly as digits."""
+        whose ink looks like several digits are one job of the batcher, one forward pass (a few
+        jobs for a batch of many numbers: _outputs_in_jobs). An image that reads as no digit
+        although its ink looks like one (digits pressed together) gets a second look: its pieces
+        are one more job, and must read clearly as digits."""
         model = model or self.require_ready()
         parts = [prepared.digits, *(found.digits for found in prepared.pieces.values())]
-        outputs = await self._outputs(np.concatenate(parts), model)
         count = len(prepared.digits)
+        outputs = await self._outputs_in_jobs(np.concatenate(parts), model, images=count)
         several = np.zeros(count, dtype=bool)
         for index, found, pieces, _ in self._read_each(model, prepared.pieces, outputs[count:]):
             several[index] = holds_several_digits(pieces, found.blobs)
@@ -325,7 +331,8 @@ class ModelRuntime:
         second = await self._second_look(prepared, readings, outputs[:count])
         if not second:
             return readings
-        looked = await self._outputs(np.concatenate([f.digits for f in second.values()]), model)
+        looks = np.concatenate([found.digits for found in second.values()])
+        looked = await self._outputs_in_jobs(looks, model, images=0)
         for index, _, pieces, chosen in self._read_each(model, second, looked):
             several[index] = clearly_several_digits(pieces, chosen)
         return model.policy.decide(outputs[:count], several, prepared.digits)
@@ -334,7 +341,7 @@ class ModelRuntime:
         self, prepared: Prepared, readings: Readings, outputs: Outputs
     ) -> dict[int, NumberPieces]:
         """The candidate pieces of each image that may be digits pressed together though its ink
-        looks like one digit (reading.worth_a_second_look), within the request's budget."""
+        looks like one digit (reading.worth_a_second_look)."""
         doubtful = [
             index
             for index in prepared.inks
@@ -344,9 +351,7 @@ class ModelRuntime:
             return {}
         inks = [prepared.inks[index] for index in doubtful]
         loop = asyncio.get_running_loop()
-        found = await loop.run_in_executor(
-            self._second_look_pool, self._pieces_within_budget, inks, prepared.budget
-        )
+        found = await loop.run_in_executor(self._second_look_pool, self._pieces_of_each, inks)
         return {index: pieces for index, pieces in zip(doubtful, found, strict=True) if pieces}
 
     def _read_each(
@@ -404,7 +409,6 @@ class Prepared:
     digits: Digits  # (k, 28, 28): each image as one digit
     pieces: dict[int, NumberPieces]  # image index → its candidate pieces, when it looks several
     inks: dict[int, Ink]  # image index → its ink, for a second look (checked, not several)
-    budget: int  # pieces the request may still add to the batcher's work
 
 
 @dataclass(frozen=True)
