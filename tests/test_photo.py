@@ -64,6 +64,21 @@ def test_shaded_ruled_paper_is_cleaned_to_the_digit_alone() -> None:
     assert np.abs(normalise_digit(photo) - clean).mean() < 0.08
 
 
+def test_a_stretch_of_line_beside_the_digit_is_no_ink() -> None:
+    """A tilted stretch of margin line (too short to be found as a ruled line) and a dash of
+    another, apart from the 7: the crop to the digit counted them (a 7 read as 2, a 0 as 6)."""
+    rng = np.random.default_rng(0)
+    paper = _seven().astype(np.float32)
+    for row in range(120, 250):  # the margin, tilted: a column further right every 10 rows
+        column = 40 + (row - 120) // 10
+        paper[row, column : column + 4] = 120
+    paper[60:64, 230:290] = 120  # a dash of a line, above and right of the 7
+    paper *= np.linspace(0.6, 1.0, paper.shape[1])[None, :]
+    photo = np.clip(paper + rng.normal(0, 4, paper.shape), 0, 255).astype(np.uint8)
+    assert looks_like_photo(*_sample(photo))
+    _assert_only_the_seven(clean_photo(photo, dark_ink=True), top=0, left=0)
+
+
 def test_a_sheet_on_a_desk_is_cleaned_to_the_digit_alone() -> None:
     """The desk around a photographed sheet, and the sheet's edge, are no ink; a shadow across
     the paper, with the 7's foot in it, is not desk."""

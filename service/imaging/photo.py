@@ -13,8 +13,9 @@ The steps, on a copy at most WORK_SIDE pixels a side (a 12-megapixel photo is mo
    paper ends up as strong as black ink on white);
 3. long thin horizontal and vertical lines that cross most of the picture (ruled paper, grids)
    are removed, and the strokes that crossed them are joined again;
-4. specks (paper texture, dust, JPEG noise that survived) and pieces much fainter than the pen's
-   strokes (what is left of a shadow's edge) are dropped.
+4. specks (paper texture, dust, JPEG noise that survived), pieces much fainter than the pen's
+   strokes (what is left of a shadow's edge) and straight bars beside the digit (what is left of
+   a margin, a line or the sheet's edge) are dropped.
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ SPECK_SHARE = 0.02  # pieces with less ink than this share of the largest piece 
 HEAVY_SHARE = 0.25  # pieces this heavy stay wherever they are
 FAINT_SHARE = 0.5  # ink under this share of the pen's typical level is shadow, not stroke
 NEAR_SHARE = 0.25  # lighter pieces stay this close to the largest (a share of its size)
+# A piece that is a straight bar (its length this many times its width, by its second moments, so
+# that a tilted bar counts too) and lies wholly beside the digit's largest piece is what is left of
+# a ruled line, a margin or the sheet's edge, not a stroke of the digit (whose strokes cross or
+# touch one another's boxes).
+REMNANT_ELONGATION = 5.0
 INK_LEVEL = 64  # after stretching: clearly ink, a quarter of the strongest
 NOISE_LEVEL = 24  # fainter than this is paper texture or noise
 COARSE_SIDE = 96  # the paper's light and the sheet's outline are judged at this size
@@ -288,11 +294,12 @@ def _drop_specks(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:
     pen = level[mass >= HEAVY_SHARE * mass.max()].max()  # the strongest of the heavy pieces
     mass = np.where(level >= FAINT_SHARE * pen, mass, 0.0)
     boxes = ndimage.find_objects(labels)
-    main = boxes[int(mass.argmax())]
+    largest = int(mass.argmax())
+    main = boxes[largest]
     grow_y = (main[0].stop - main[0].start) * NEAR_SHARE
     grow_x = (main[1].stop - main[1].start) * NEAR_SHARE
     keep = [False]
-    for box, weight in zip(boxes, mass, strict=True):
+    for number, (box, weight) in enumerate(zip(boxes, mass, strict=True)):
         near = (
             box[0].stop > main[0].start - grow_y
             and box[0].start < main[0].stop + grow_y
@@ -304,9 +311,29 @@ def _drop_specks(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:
             and (
                 weight >= HEAVY_SHARE * mass.max() or (near and weight >= SPECK_SHARE * mass.max())
             )
+            and not (number != largest and _remnant(labels[box] == number + 1, box, main))
         )
     strong = ink >= FAINT_SHARE * pen
     return np.where(np.asarray(keep)[labels] & strong, ink, 0).astype(ink.dtype)
+
+
+def _remnant(piece: np.ndarray, box: tuple[slice, slice], main: tuple[slice, slice]) -> bool:
+    """Whether a piece of ink (its mask within its box) is a straight bar wholly beside the
+    digit's largest piece (`main`, its box): a remnant of a line, not a stroke."""
+    apart = (
+        box[0].stop <= main[0].start
+        or box[0].start >= main[0].stop
+        or box[1].stop <= main[1].start
+        or box[1].start >= main[1].stop
+    )
+    if not apart:
+        return False
+    rows, columns = np.nonzero(piece)
+    if len(rows) < 3:
+        return False
+    spread = np.linalg.eigvalsh(np.cov(np.stack([rows, columns]).astype(np.float64)))
+    # Length over width is the square root of the moments' ratio (a bar one pixel wide: huge).
+    return bool(spread[1] >= REMNANT_ELONGATION**2 * max(spread[0], 1.0 / 12))
 
 
 def clean_photo(gray: np.ndarray, dark_ink: bool) -> np.ndarray:
