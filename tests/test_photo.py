@@ -79,6 +79,19 @@ def test_a_stretch_of_line_beside_the_digit_is_no_ink() -> None:
     _assert_only_the_seven(clean_photo(photo, dark_ink=True), top=0, left=0)
 
 
+def test_a_1_beside_the_digit_stays() -> None:
+    """A 1 is a straight bar beside its neighbour too, but written with the same pen: a photo of
+    "17" keeps both digits (for /read, and /predict's several-digits check)."""
+    rng = np.random.default_rng(0)
+    paper = _seven().astype(np.float32)
+    paper[100:230, 30:42] = 30  # a 1 as wide as the 7's strokes, left of it
+    paper *= np.linspace(0.6, 1.0, paper.shape[1])[None, :]
+    photo = np.clip(paper + rng.normal(0, 4, paper.shape), 0, 255).astype(np.uint8)
+    assert looks_like_photo(*_sample(photo))
+    ink = clean_photo(photo, dark_ink=True)
+    assert (ink[100:230, 30:42] > 64).mean() > 0.9
+
+
 def test_a_sheet_on_a_desk_is_cleaned_to_the_digit_alone() -> None:
     """The desk around a photographed sheet, and the sheet's edge, are no ink; a shadow across
     the paper, with the 7's foot in it, is not desk."""

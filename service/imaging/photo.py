@@ -24,6 +24,8 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from service.imaging.cuts import stroke_width
+
 WORK_SIDE = 640
 PAPER_WINDOW = (
     0.12  # the paper's light is judged over this share of the picture: wider than a stroke
@@ -40,10 +42,12 @@ HEAVY_SHARE = 0.25  # pieces this heavy stay wherever they are
 FAINT_SHARE = 0.5  # ink under this share of the pen's typical level is shadow, not stroke
 NEAR_SHARE = 0.25  # lighter pieces stay this close to the largest (a share of its size)
 # A piece that is a straight bar (its length this many times its width, by its second moments, so
-# that a tilted bar counts too) and lies wholly beside the digit's largest piece is what is left of
-# a ruled line, a margin or the sheet's edge, not a stroke of the digit (whose strokes cross or
-# touch one another's boxes).
+# that a tilted bar counts too), thinner than half the pen's stroke and lying wholly beside the
+# digit's largest piece is what is left of a ruled line, a margin or the sheet's edge: not a stroke
+# of the digit (whose strokes cross or touch one another's boxes), nor a 1 beside it (as wide as
+# the pen's other strokes).
 REMNANT_ELONGATION = 5.0
+REMNANT_THINNER = 0.5
 INK_LEVEL = 64  # after stretching: clearly ink, a quarter of the strongest
 NOISE_LEVEL = 24  # fainter than this is paper texture or noise
 COARSE_SIDE = 96  # the paper's light and the sheet's outline are judged at this size
@@ -298,6 +302,7 @@ def _drop_specks(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:
     main = boxes[largest]
     grow_y = (main[0].stop - main[0].start) * NEAR_SHARE
     grow_x = (main[1].stop - main[1].start) * NEAR_SHARE
+    pen_width = stroke_width(labels[main] == largest + 1)
     keep = [False]
     for number, (box, weight) in enumerate(zip(boxes, mass, strict=True)):
         near = (
@@ -311,15 +316,19 @@ def _drop_specks(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:
             and (
                 weight >= HEAVY_SHARE * mass.max() or (near and weight >= SPECK_SHARE * mass.max())
             )
-            and not (number != largest and _remnant(labels[box] == number + 1, box, main))
+            and not (
+                number != largest and _remnant(labels[box] == number + 1, box, main, pen_width)
+            )
         )
     strong = ink >= FAINT_SHARE * pen
     return np.where(np.asarray(keep)[labels] & strong, ink, 0).astype(ink.dtype)
 
 
-def _remnant(piece: np.ndarray, box: tuple[slice, slice], main: tuple[slice, slice]) -> bool:
-    """Whether a piece of ink (its mask within its box) is a straight bar wholly beside the
-    digit's largest piece (`main`, its box): a remnant of a line, not a stroke."""
+def _remnant(
+    piece: np.ndarray, box: tuple[slice, slice], main: tuple[slice, slice], pen_width: float
+) -> bool:
+    """Whether a piece of ink (its mask within its box) is a straight bar, thinner than the pen,
+    wholly beside the digit's largest piece (`main`, its box): a remnant of a line."""
     apart = (
         box[0].stop <= main[0].start
         or box[0].start >= main[0].stop
@@ -331,9 +340,13 @@ def _remnant(piece: np.ndarray, box: tuple[slice, slice], main: tuple[slice, sli
     rows, columns = np.nonzero(piece)
     if len(rows) < 3:
         return False
-    spread = np.linalg.eigvalsh(np.cov(np.stack([rows, columns]).astype(np.float64)))
-    # Length over width is the square root of the moments' ratio (a bar one pixel wide: huge).
-    return bool(spread[1] >= REMNANT_ELONGATION**2 * max(spread[0], 1.0 / 12))
+    across, along = np.linalg.eigvalsh(np.cov(np.stack([rows, columns]).astype(np.float64)))
+    # A bar w wide and L long has second moments w²/12 across and L²/12 along it.
+    width = float(np.sqrt(12 * max(across, 1.0 / 12)))
+    return bool(
+        along >= REMNANT_ELONGATION**2 * max(across, 1.0 / 12)
+        and width <= REMNANT_THINNER * pen_width
+    )
 
 
 def clean_photo(gray: np.ndarray, dark_ink: bool) -> np.ndarray:
