@@ -305,12 +305,7 @@ def _drop_specks(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:
     pen_width = stroke_width(labels[main] == largest + 1)
     keep = [False]
     for number, (box, weight) in enumerate(zip(boxes, mass, strict=True)):
-        near = (
-            box[0].stop > main[0].start - grow_y
-            and box[0].start < main[0].stop + grow_y
-            and box[1].stop > main[1].start - grow_x
-            and box[1].start < main[1].stop + grow_x
-        )
+        near = _meets(box, main, grow_y, grow_x)
         keep.append(
             weight > 0
             and (
@@ -324,18 +319,24 @@ def _drop_specks(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.where(np.asarray(keep)[labels] & strong, ink, 0).astype(ink.dtype)
 
 
+def _meets(
+    box: tuple[slice, slice], other: tuple[slice, slice], grow_y: float = 0, grow_x: float = 0
+) -> bool:
+    """Whether two boxes overlap, `other` grown by `grow_y` rows and `grow_x` columns each way."""
+    return bool(
+        box[0].stop > other[0].start - grow_y
+        and box[0].start < other[0].stop + grow_y
+        and box[1].stop > other[1].start - grow_x
+        and box[1].start < other[1].stop + grow_x
+    )
+
+
 def _remnant(
     piece: np.ndarray, box: tuple[slice, slice], main: tuple[slice, slice], pen_width: float
 ) -> bool:
     """Whether a piece of ink (its mask within its box) is a straight bar, thinner than the pen,
     wholly beside the digit's largest piece (`main`, its box): a remnant of a line."""
-    apart = (
-        box[0].stop <= main[0].start
-        or box[0].start >= main[0].stop
-        or box[1].stop <= main[1].start
-        or box[1].start >= main[1].stop
-    )
-    if not apart:
+    if _meets(box, main):
         return False
     rows, columns = np.nonzero(piece)
     if len(rows) < 3:
