@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw, ImageFilter
 Maker = Callable[[np.random.Generator], Image.Image]
 
 
-def _flat_shapes(rng: np.random.Generator) -> Image.Image:
+def flat_shapes(rng: np.random.Generator) -> Image.Image:
     """Polygons, lines and ellipses in one to three flat greys, in any image mode."""
     width, height = (int(n) for n in rng.integers(8, 400, size=2))
     image = Image.new("L", (width, height), int(rng.choice([0, 255, int(rng.integers(256))])))
@@ -85,7 +85,7 @@ def _noise(rng: np.random.Generator) -> Image.Image:
 
 
 KINDS: dict[str, Maker] = {
-    "flat shapes": _flat_shapes,
+    "flat shapes": flat_shapes,
     "slivers": _sliver,
     "specks": _specks,
     "patterns": _pattern,
