@@ -93,6 +93,32 @@ def test_a_1_beside_the_digit_stays() -> None:
     assert (ink[100:230, 30:42] > 64).mean() > 0.9
 
 
+def test_a_margin_longer_than_the_digit_is_no_ink() -> None:
+    """A stretch of margin drawn as thick as the pen, longer than the digit is tall and heavier
+    than it: a 1 beside the digit would be about as tall as it, this is a line's remnant."""
+    rng = np.random.default_rng(0)
+    paper = _seven(side=400).astype(np.float32)
+    paper[60:260, 30:42] = 30  # half the picture's height: too short to be found as a ruled line
+    paper *= np.linspace(0.6, 1.0, paper.shape[1])[None, :]
+    photo = np.clip(paper + rng.normal(0, 4, paper.shape), 0, 255).astype(np.uint8)
+    assert looks_like_photo(*_sample(photo))
+    _assert_only_the_seven(clean_photo(photo, dark_ink=True), top=0, left=0)
+
+
+def test_a_digit_in_pencil_beside_a_dark_margin_stays() -> None:
+    """The margin is darker and heavier than a digit written in pencil: the digit's strokes, not
+    the margin, set how dark the pen is (else the whole digit is taken for shadow)."""
+    rng = np.random.default_rng(0)
+    paper = np.where(_seven(side=400) < 128, 150, 250).astype(np.float32)  # the 7 in pencil
+    paper[60:260, 30:40] = 40
+    paper *= np.linspace(0.6, 1.0, paper.shape[1])[None, :]
+    photo = np.clip(paper + rng.normal(0, 4, paper.shape), 0, 255).astype(np.uint8)
+    assert looks_like_photo(*_sample(photo))
+    ink = clean_photo(photo, dark_ink=True)
+    _assert_only_the_seven(ink, top=0, left=0)
+    assert (ink[90:102, 90:210] > 64).mean() > 0.9  # the 7's bar is ink
+
+
 def test_a_sheet_on_a_desk_is_cleaned_to_the_digit_alone() -> None:
     """The desk around a photographed sheet, and the sheet's edge, are no ink; a shadow across
     the paper, with the 7's foot in it, is not desk."""

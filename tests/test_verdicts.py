@@ -180,7 +180,7 @@ def test_photos_of_a_sheet_on_a_desk_are_read(
     assert figures["plain_accuracy"] >= DESK_PHOTOS_RIGHT_AT_LEAST
 
 
-DESK_PHOTOS_RIGHT_AT_LEAST = 0.89  # measured 92.0 %; the 97 % is not reached here
+DESK_PHOTOS_RIGHT_AT_LEAST = 0.91  # measured 93.3 %; the 97 % is not reached here
 
 
 def test_verdicts_off_answers_digit_without_the_detector() -> None:

@@ -20,6 +20,8 @@ The steps, on a copy at most WORK_SIDE pixels a side (a 12-megapixel photo is mo
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 from PIL import Image
 from scipy import ndimage
@@ -42,12 +44,16 @@ HEAVY_SHARE = 0.25  # pieces this heavy stay wherever they are
 FAINT_SHARE = 0.5  # ink under this share of the pen's typical level is shadow, not stroke
 NEAR_SHARE = 0.25  # lighter pieces stay this close to the largest (a share of its size)
 # A piece that is a straight bar (its length this many times its width, by its second moments, so
-# that a tilted bar counts too), thinner than half the pen's stroke and lying wholly beside the
-# digit's largest piece is what is left of a ruled line, a margin or the sheet's edge: not a stroke
-# of the digit (whose strokes cross or touch one another's boxes), nor a 1 beside it (as wide as
-# the pen's other strokes).
+# that a tilted bar counts too) lying wholly beside the digit is what is left of a ruled line, a
+# margin or the sheet's edge when it is thinner than half the pen's stroke, or longer than the digit
+# is tall or wide by this share: not a stroke of the digit (whose strokes cross or touch one
+# another's boxes), nor a 1 beside it (as wide as the pen's other strokes, about as tall).
 REMNANT_ELONGATION = 5.0
 REMNANT_THINNER = 0.5
+REMNANT_LONGER = 1.3
+# The digit is the heaviest piece that is not a bar, unless none weighs this share of the heaviest
+# (a margin's stretch can outweigh a small digit written in pencil).
+DIGIT_SHARE = 0.2
 INK_LEVEL = 64  # after stretching: clearly ink, a quarter of the strongest
 NOISE_LEVEL = 24  # fainter than this is paper texture or noise
 COARSE_SIDE = 96  # the paper's light and the sheet's outline are judged at this size
@@ -285,35 +291,54 @@ def _remove_lines(ink: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 def _drop_specks(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Keep the largest piece of ink, the pieces nearly as heavy, and small ones close to it (a
-    5's flag, a stroke broken by a removed line); drop the rest (texture, line ends, dust) and
-    whatever is much fainter than the pen's strokes (the edge of a shadow, which flattening the
-    light leaves as a broad grey band, heavier than many a digit, alone or touching a stroke)."""
+    """Keep the digit's largest piece, the pieces nearly as heavy, and small ones close to it (a
+    5's flag, a stroke broken by a removed line); drop the rest (texture, line ends, dust, the
+    remnants of lines) and whatever is much fainter than the pen's strokes (the edge of a shadow,
+    which flattening the light leaves as a broad grey band, heavier than many a digit, alone or
+    touching a stroke)."""
     labels, count = ndimage.label(mask, np.ones((3, 3)))
     if count < 2:
         return ink
     index = np.arange(1, count + 1)
     mass = ndimage.sum_labels(ink.astype(np.float32), labels, index)
     level = np.asarray(ndimage.median(ink, labels, index), np.float32)
-    pen = level[mass >= HEAVY_SHARE * mass.max()].max()  # the strongest of the heavy pieces
-    mass = np.where(level >= FAINT_SHARE * pen, mass, 0.0)
     boxes = ndimage.find_objects(labels)
-    largest = int(mass.argmax())
+
+    @cache
+    def bar(number: int) -> tuple[float, float] | None:
+        return _bar(labels[boxes[number]] == number + 1)
+
+    # Only pieces heavy enough to be the digit are asked whether they are bars.
+    is_bar = np.zeros(count, dtype=bool)
+    for number in np.flatnonzero(mass >= DIGIT_SHARE * mass.max()):
+        is_bar[number] = bar(int(number)) is not None
+    heavy = mass >= HEAVY_SHARE * mass.max()
+    strokes = heavy & ~is_bar if (heavy & ~is_bar).any() else heavy
+    pen = level[strokes].max()  # the strongest of the heavy pieces, a dark margin aside
+    mass = np.where(level >= FAINT_SHARE * pen, mass, 0.0)
+    not_bars = np.where(is_bar, 0.0, mass)
+    largest = int((not_bars if not_bars.max() >= DIGIT_SHARE * mass.max() else mass).argmax())
     main = boxes[largest]
     grow_y = (main[0].stop - main[0].start) * NEAR_SHARE
     grow_x = (main[1].stop - main[1].start) * NEAR_SHARE
     pen_width = stroke_width(labels[main] == largest + 1)
+    digit_size = max(main[0].stop - main[0].start, main[1].stop - main[1].start)
+
+    def remnant(number: int) -> bool:
+        shape = bar(number) if number != largest and not _meets(boxes[number], main) else None
+        if shape is None:
+            return False
+        width, length = shape
+        return width <= REMNANT_THINNER * pen_width or length >= REMNANT_LONGER * digit_size
+
     keep = [False]
     for number, (box, weight) in enumerate(zip(boxes, mass, strict=True)):
         near = _meets(box, main, grow_y, grow_x)
+        heavy_enough = weight >= HEAVY_SHARE * mass[largest]
         keep.append(
             weight > 0
-            and (
-                weight >= HEAVY_SHARE * mass.max() or (near and weight >= SPECK_SHARE * mass.max())
-            )
-            and not (
-                number != largest and _remnant(labels[box] == number + 1, box, main, pen_width)
-            )
+            and (heavy_enough or (near and weight >= SPECK_SHARE * mass[largest]))
+            and not remnant(number)
         )
     strong = ink >= FAINT_SHARE * pen
     return np.where(np.asarray(keep)[labels] & strong, ink, 0).astype(ink.dtype)
@@ -331,23 +356,18 @@ def _meets(
     )
 
 
-def _remnant(
-    piece: np.ndarray, box: tuple[slice, slice], main: tuple[slice, slice], pen_width: float
-) -> bool:
-    """Whether a piece of ink (its mask within its box) is a straight bar, thinner than the pen,
-    wholly beside the digit's largest piece (`main`, its box): a remnant of a line."""
-    if _meets(box, main):
-        return False
+def _bar(piece: np.ndarray) -> tuple[float, float] | None:
+    """(width, length) of a piece of ink (its mask within its box) that is a straight bar, or
+    None for any other shape."""
     rows, columns = np.nonzero(piece)
     if len(rows) < 3:
-        return False
+        return None
     across, along = np.linalg.eigvalsh(np.cov(np.stack([rows, columns]).astype(np.float64)))
+    across = max(across, 1.0 / 12)
+    if along < REMNANT_ELONGATION**2 * across:
+        return None
     # A bar w wide and L long has second moments w²/12 across and L²/12 along it.
-    width = float(np.sqrt(12 * max(across, 1.0 / 12)))
-    return bool(
-        along >= REMNANT_ELONGATION**2 * max(across, 1.0 / 12)
-        and width <= REMNANT_THINNER * pen_width
-    )
+    return float(np.sqrt(12 * across)), float(np.sqrt(12 * along))
 
 
 def clean_photo(gray: np.ndarray, dark_ink: bool) -> np.ndarray:
