@@ -310,8 +310,8 @@ def _drop_specks(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
     # Only pieces heavy enough to be the digit are asked whether they are bars.
     is_bar = np.zeros(count, dtype=bool)
-    for number in np.flatnonzero(mass >= DIGIT_SHARE * mass.max()):
-        is_bar[number] = bar(int(number)) is not None
+    for candidate in np.flatnonzero(mass >= DIGIT_SHARE * mass.max()).tolist():
+        is_bar[candidate] = bar(candidate) is not None
     heavy = mass >= HEAVY_SHARE * mass.max()
     strokes = heavy & ~is_bar if (heavy & ~is_bar).any() else heavy
     pen = level[strokes].max()  # the strongest of the heavy pieces, a dark margin aside
