@@ -136,6 +136,22 @@ def test_a_sheet_on_a_desk_is_cleaned_to_the_digit_alone() -> None:
     assert np.abs(normalise_digit(photo) - clean).mean() < 0.08
 
 
+def test_a_shadow_as_dark_as_the_desk_reaching_into_the_sheet_is_not_desk() -> None:
+    """A shadow from the sheet's edge as dark as the grey desk, over the 7's foot: it joins the
+    desk in the picture, but a sheet is a convex quadrilateral, so what lies inside the sheet's
+    outline is still paper (and the 7's foot in it still ink)."""
+    sheet = _seven().astype(np.float32)
+    sheet[170:, 150:] *= 0.5  # a shadow over the sheet's lower right corner, the 7's foot in it
+    photo = np.full((420, 460), 125.0, np.float32)  # a grey desk, as dark as the shadow
+    photo[60:360, 80:380] = sheet
+    rng = np.random.default_rng(5)
+    photo = np.clip(photo + rng.normal(0, 6, photo.shape), 0, 255).astype(np.uint8)
+    assert looks_like_photo(*_sample(photo))
+    ink = clean_photo(photo, dark_ink=True)
+    _assert_only_the_seven(ink, top=60, left=80)
+    assert (ink[60 + 210 : 60 + 228, 80 + 140 : 80 + 160] > 64).any()  # the foot is ink
+
+
 def test_ruled_lines_of_a_small_sheet_on_a_desk_are_removed() -> None:
     """The sheet fills under half the picture's width, so its ruled lines cross the sheet but
     not the picture: they are looked for on the sheet."""

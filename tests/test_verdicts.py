@@ -138,7 +138,7 @@ def readable(pictures: list[np.ndarray]) -> list[bytes]:
     return files
 
 
-# The target is 95 % not_a_digit for every kind; pen letters and scribbles fall
+# The target is 95 % not_a_digit for every kind; all but doodles and pictures fall
 # short of it (README, "Honest answers", gives the figures and why): these floors are what each
 # kind reaches, a little under, so that a regression fails. What matters most to a person, a
 # confident digit for a non-digit, is held to at most 5 % everywhere.
@@ -180,7 +180,7 @@ def test_photos_of_a_sheet_on_a_desk_are_read(
     assert figures["plain_accuracy"] >= DESK_PHOTOS_RIGHT_AT_LEAST
 
 
-DESK_PHOTOS_RIGHT_AT_LEAST = 0.91  # measured 93.3 %; the 97 % is not reached here
+DESK_PHOTOS_RIGHT_AT_LEAST = 0.92  # measured 94.0 %; the 97 % is not reached here
 
 
 def test_verdicts_off_answers_digit_without_the_detector() -> None:

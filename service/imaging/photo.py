@@ -23,8 +23,9 @@ from __future__ import annotations
 from functools import cache
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 from scipy import ndimage
+from scipy.spatial import ConvexHull, QhullError
 
 from service.imaging.cuts import stroke_width
 
@@ -161,7 +162,7 @@ def _surround(picture: np.ndarray) -> np.ndarray | None:
     coarse = ndimage.median_filter(_coarse(picture), size=3, mode="nearest")
     ring = np.zeros(coarse.shape, bool)  # the picture's border
     ring[[0, -1], :] = ring[:, [0, -1]] = True
-    level = _otsu(coarse)
+    level = paper_level = _otsu(coarse)
     for _ in range(2):
         if level is None:
             return None  # one flat level: nothing to tell a desk from
@@ -175,6 +176,9 @@ def _surround(picture: np.ndarray) -> np.ndarray | None:
             and float(np.median(coarse[surround])) <= SURROUND_DARKER * paper
             and _sharp_edge(coarse, surround, dark, paper)
         ):
+            # A shadow as dark as the desk joins it where it reaches the sheet's edge; but a
+            # sheet is convex, and what lies within its outline is paper.
+            surround &= ~_sheet_hull(coarse > paper_level)
             desk = _along_border(surround, ring)
             if not desk.any():
                 return None
@@ -187,6 +191,26 @@ def _surround(picture: np.ndarray) -> np.ndarray | None:
         # A surround that meets no paper is a shadow's rim, not a desk: split the dark class.
         level = _otsu(coarse[dark])
     return None
+
+
+def _sheet_hull(light: np.ndarray) -> np.ndarray:
+    """The convex hull of the largest light piece of a coarse picture (the sheet): a sheet is a
+    convex quadrilateral, so a shadow that reaches into it from its edge is still sheet."""
+    labels, count = ndimage.label(light)
+    if count == 0:
+        return light
+    largest = 1 + int(np.argmax(ndimage.sum_labels(light, labels, np.arange(1, count + 1))))
+    sheet: np.ndarray = labels == largest
+    rows, columns = np.nonzero(sheet)
+    points = np.column_stack([columns, rows])
+    try:
+        vertices = ConvexHull(points).vertices
+    except QhullError:  # a line or a point: no area to fill
+        return sheet
+    hull = Image.new("1", light.shape[::-1])
+    ImageDraw.Draw(hull).polygon([(int(x), int(y)) for x, y in points[vertices]], fill=1)
+    inside: np.ndarray = np.asarray(hull, dtype=bool) | sheet
+    return inside
 
 
 def _sheet_sized(light: np.ndarray) -> bool:
