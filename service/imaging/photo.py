@@ -1,12 +1,13 @@
 """Clean up a photo of paper before the digit is cut out: uneven light, ruled and grid lines, specks.
 
-Pure functions of pixels (numpy, Pillow, scipy.ndimage). A canvas drawing or a clean scan never
+Pure functions of pixels (numpy, Pillow, scipy). A canvas drawing or a clean scan never
 comes here: `looks_like_photo` sends only pictures whose background is noisy or shaded, so the
 canvas path stays exactly as it was.
 
 The steps, on a copy at most WORK_SIDE pixels a side (a 12-megapixel photo is mostly paper):
 0. a sheet photographed lying on something darker (a desk, a table) is found, and what shows
-   around it is not ink: its sharp edge would otherwise read as a frame drawn round the digit;
+   around it is not ink: its sharp edge would otherwise read as a frame drawn round the digit
+   (a shadow inside the sheet's convex outline stays paper);
 1. the paper's light, estimated at low resolution where the ink is too thin to count (a grey
    closing), is divided out: shadows and gradients go;
 2. ink = how much darker than its paper each pixel is, stretched to 0-255 (colour ink on tinted
@@ -15,7 +16,7 @@ The steps, on a copy at most WORK_SIDE pixels a side (a 12-megapixel photo is mo
    are removed, and the strokes that crossed them are joined again;
 4. specks (paper texture, dust, JPEG noise that survived), pieces much fainter than the pen's
    strokes (what is left of a shadow's edge) and straight bars beside the digit (what is left of
-   a margin, a line or the sheet's edge) are dropped.
+   a margin, a line or the sheet's edge; never taken for the digit) are dropped.
 """
 
 from __future__ import annotations
