@@ -338,8 +338,8 @@ def _drop_specks(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:
     for candidate in np.flatnonzero(mass >= DIGIT_SHARE * mass.max()).tolist():
         is_bar[candidate] = bar(candidate) is not None
     heavy = mass >= HEAVY_SHARE * mass.max()
-    strokes = heavy & ~is_bar if (heavy & ~is_bar).any() else heavy
-    pen = level[strokes].max()  # the strongest of the heavy pieces, a dark margin aside
+    heavy_strokes = heavy & ~is_bar
+    pen = level[heavy_strokes if heavy_strokes.any() else heavy].max()  # a dark margin aside
     mass = np.where(level >= FAINT_SHARE * pen, mass, 0.0)
     not_bars = np.where(is_bar, 0.0, mass)
     largest = int((not_bars if not_bars.max() >= DIGIT_SHARE * mass.max() else mass).argmax())
