@@ -130,11 +130,12 @@ def readable(pictures: list[np.ndarray]) -> list[bytes]:
     digit found", also an honest answer, but /predict/batch would refuse the whole batch for it."""
     files = []
     for picture in pictures:
+        png = encode(picture)
         try:
-            preprocess_image(encode(picture), 1 << 24)
-            files.append(encode(picture))
+            preprocess_image(png, 1 << 24)
         except InputError:
-            pass
+            continue
+        files.append(png)
     return files
 
 
